@@ -1,0 +1,136 @@
+"""The classifier head, the full transfer model, the scratch CNN, fine-tuning and counting.
+
+The head is GAP + Dropout + Dense *logits* (no softmax): the loss is
+``SparseCategoricalCrossentropy(from_logits=True)``, numerically safer than a
+softmax followed by a log.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from helpers.backbones import build_backbone
+
+
+@dataclass(frozen=True)
+class ParameterCounts:
+    trainable: int
+    non_trainable: int
+
+    @property
+    def total(self) -> int:
+        return self.trainable + self.non_trainable
+
+
+def parameter_counts(model: Any) -> ParameterCounts:
+    """Trainable and non-trainable parameters, counted from the model's weights."""
+    count = lambda weights: int(sum(int(np.prod(w.shape)) for w in weights))  # noqa: E731
+    return ParameterCounts(count(model.trainable_weights), count(model.non_trainable_weights))
+
+
+def build_head(feature_shape: Sequence[int], num_classes: int = 10, dropout: float = 0.2) -> Any:
+    """GAP (only for a spatial feature map) + Dropout + Dense logits."""
+    import keras
+
+    shape = tuple(feature_shape)
+    if len(shape) not in (1, 3):
+        raise ValueError(f"feature_shape must be (features,) or (height, width, channels), got {shape}")
+    layers: list[Any] = [keras.Input(shape)]
+    if len(shape) == 3:
+        layers.append(keras.layers.GlobalAveragePooling2D(name="pool"))
+    layers += [keras.layers.Dropout(dropout, name="dropout"), keras.layers.Dense(num_classes, name="logits")]
+    return keras.Sequential(layers, name="head")
+
+
+def build_transfer_model(
+    backbone: str = "mobilenet_v2",
+    size: int = 96,
+    num_classes: int = 10,
+    dropout: float = 0.2,
+    weights: str | None = "imagenet",
+    head: Any | None = None,
+) -> Any:
+    """Frozen base called with ``training=False``, then GAP + Dropout + Dense logits.
+
+    Inputs are already-adapted images (see ``helpers.data``). Pass a ``head``
+    trained on pooled features to reuse its weights.
+    """
+    import keras
+
+    base = build_backbone(backbone, size=size, weights=weights)
+    inputs = keras.Input((size, size, 3), name="image")
+    x = base(inputs, training=False)  # BatchNorm stays in inference mode, even after unfreezing
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    if head is None:
+        head = build_head((x.shape[-1],), num_classes, dropout)
+    outputs = head(x)
+    return keras.Model(inputs, outputs, name=f"{backbone}_transfer")
+
+
+def base_of(model: Any) -> Any:
+    """The backbone inside a transfer model (its first nested Model)."""
+    import keras
+
+    nested = [layer for layer in model.layers if isinstance(layer, keras.Model) and layer.name != "head"]
+    if not nested:
+        raise ValueError(f"model {model.name!r} holds no nested backbone model")
+    return nested[0]
+
+
+def compile_classifier(model: Any, learning_rate: float = 1e-3) -> Any:
+    """Adam + sparse categorical cross-entropy on logits + accuracy (keywords: Keras 3)."""
+    import keras
+
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def unfreeze_top(base: Any, n_layers: int) -> list[str]:
+    """Make the last ``n_layers`` layers of ``base`` trainable, keeping BatchNorm frozen.
+
+    Returns the names of the layers that became trainable. Recompile afterwards:
+    Keras reads ``trainable`` when the model is compiled.
+    """
+    import keras
+
+    if isinstance(n_layers, bool) or not isinstance(n_layers, int) or not 0 <= n_layers <= len(base.layers):
+        raise ValueError(f"n_layers must be an int between 0 and {len(base.layers)}, got {n_layers!r}")
+    base.trainable = True
+    cut = len(base.layers) - n_layers
+    unfrozen = []
+    for index, layer in enumerate(base.layers):
+        layer.trainable = index >= cut and not isinstance(layer, keras.layers.BatchNormalization)
+        if layer.trainable and layer.weights:
+            unfrozen.append(layer.name)
+    return unfrozen
+
+
+def build_scratch_cnn(input_shape: Sequence[int] = (28, 28, 1), num_classes: int = 10) -> Any:
+    """A small CNN trained from scratch on the raw 28x28 images (scaled to [0, 1] inside).
+
+    Rescaling -> [Conv 32 3x3 ReLU -> MaxPool 2] -> [Conv 64 3x3 ReLU -> MaxPool 2]
+    -> Flatten -> Dropout 0.3 -> Dense 128 ReLU -> Dense logits.
+    """
+    import keras
+
+    return keras.Sequential(
+        [
+            keras.Input(tuple(input_shape)),
+            keras.layers.Rescaling(1 / 255, name="scale"),
+            keras.layers.Conv2D(32, 3, activation="relu", name="conv1"),
+            keras.layers.MaxPooling2D(2, name="pool1"),
+            keras.layers.Conv2D(64, 3, activation="relu", name="conv2"),
+            keras.layers.MaxPooling2D(2, name="pool2"),
+            keras.layers.Flatten(name="flatten"),
+            keras.layers.Dropout(0.3, name="dropout"),
+            keras.layers.Dense(128, activation="relu", name="dense"),
+            keras.layers.Dense(num_classes, name="logits"),
+        ],
+        name="scratch_cnn",
+    )

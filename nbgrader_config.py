@@ -1,0 +1,27 @@
+"""nbgrader course directory: the repository itself.
+
+source = solutions/ (instructor notebooks), release = lessons/ (student notebooks).
+Everything grading produces (submissions, autograded copies, feedback, the
+gradebook database) lives under gradebook/, which git ignores.
+"""
+import os
+
+c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
+
+c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "lessons"
+c.CourseDirectory.submitted_directory = "gradebook/submitted"
+c.CourseDirectory.autograded_directory = "gradebook/autograded"
+c.CourseDirectory.feedback_directory = "gradebook/feedback"
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(c.CourseDirectory.root, "gradebook", "gradebook.db")
+
+# nbgrader's default of 30 s per cell kills training cells. Graded runs use each
+# lesson's quick profile (nbgrader sets NBGRADER_EXECUTION), whose slowest cell
+# takes well under this; an answer that loops forever is stopped here.
+c.Execute.timeout = int(os.environ.get("COURSE_CELL_TIMEOUT", "300"))
+c.Execute.interrupt_on_timeout = True
+c.Execute.kernel_name = "python3"
+
+# Student notebooks keep the code stub nbgrader inserts in place of solutions.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
