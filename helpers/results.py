@@ -61,3 +61,45 @@ def record(name: str, measured: float, **settings: Any) -> float:
     tmp.write_text(json.dumps(stored, indent=1, sort_keys=True))
     os.replace(tmp, target)
     return float(measured)
+
+
+def table() -> dict[str, dict[str, Any]]:
+    """Every target figure with what was measured (None when not yet measured)."""
+    stored = load()
+    rows = {}
+    for name, target in TARGETS.items():
+        entry = stored.get(name, {})
+        measured = entry.get("measured")
+        rows[name] = {
+            "description": target.description,
+            "measured": measured,
+            "target": target.target,
+            "better": target.better,
+            "published": target.published,
+            "unit": target.unit,
+            "met": None if measured is None else target.met(measured),
+            "settings": entry.get("settings", {}),
+            "recorded_at": entry.get("recorded_at"),
+        }
+    return rows
+
+
+def _number(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if not unit else f"{value:.1f}{unit}"
+
+
+def format_table(rows: dict[str, dict[str, Any]]) -> str:
+    """A plain-text table: figure, measured, target, published, met, settings."""
+    header = f"{'figure':32s} {'measured':>9s} {'target':>10s} {'published':>9s}  {'met':4s} settings"
+    lines = [header, "-" * len(header)]
+    for name, row in rows.items():
+        sign = ">=" if row["better"] == "higher" else "<="
+        met = {True: "yes", False: "NO", None: "?"}[row["met"]]
+        settings = ", ".join(f"{k}={v}" for k, v in row["settings"].items()) or "(run the lessons to measure)"
+        lines.append(
+            f"{name:32s} {_number(row['measured'], row['unit']):>9s} {sign + _number(row['target'], row['unit']):>10s} "
+            f"{_number(row['published'], row['unit']):>9s}  {met:4s} {settings}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,24 @@
+# One set-up command, one test command, one command that runs the whole course.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup test course results release
+setup:            ## create .venv with the pinned environment and the helpers package
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m helpers doctor
+
+test:             ## helpers, notebooks (nbval, quick profile), grading (real nbgrader runs)
+	COURSE_PROFILE=quick $(PY) -m pytest tests solutions --nbval-lax --nbval-current-env -p no:cacheprovider
+
+course:           ## execute every lesson (full profile) into build/, with per-lesson times
+	$(PY) -m helpers run
+
+results:          ## measured figures next to their targets
+	$(PY) -m helpers results
+
+release:          ## regenerate lessons/ from solutions/ with nbgrader
+	$(PY) -m helpers release
