@@ -62,7 +62,10 @@ def _convert(raw: str, default: Any, name: str) -> Any:
 
 
 def setup(seed: int = DEFAULT_SEED, check_assets: bool = True) -> None:
-    """Seeds, quiet logs, plot style and an asset check with a readable message."""
+    """Seeds, quiet logs, plot style and an asset check with a readable message.
+
+    Every asset is verified by SHA-256 when it is used (``helpers.assets.fetch``).
+    """
     import numpy as np
 
     random.seed(seed)
@@ -79,9 +82,12 @@ def setup(seed: int = DEFAULT_SEED, check_assets: bool = True) -> None:
     if check_assets:
         from helpers import assets
 
-        bad = assets.problems(assets.verify_all())
-        if bad and assets.mirror_dir() is None:
-            print("Some assets are not local yet; they will be downloaded on first use:\n  " + "\n  ".join(bad))
-        elif bad:
-            raise assets.AssetError("The course cannot find or verify these assets:\n  " + "\n  ".join(bad))
+        missing = assets.unavailable_locally()
+        if missing and assets.mirror_dir() is not None:
+            raise assets.AssetMissingError(
+                f"COURSE_ASSETS={assets.mirror_dir()} lacks {', '.join(missing)}; "
+                "run `python -m helpers doctor` to see where each asset is looked for"
+            )
+        if missing:
+            print(f"{len(missing)} assets are not local yet; they are downloaded and verified on first use.")
     print(f"helpers ready: TensorFlow {tf.__version__}, Keras {keras.__version__}, seed {seed}, profile {profile()}")

@@ -355,6 +355,11 @@ def asset_named(name: str) -> Asset:
         raise ValueError(f"unknown asset {name!r}; expected one of: {', '.join(sorted(ASSETS))}") from None
 
 
+def unavailable_locally() -> list[str]:
+    """Assets with no local file at all (cheap: nothing is hashed; ``fetch`` verifies on use)."""
+    return [name for name, asset in ASSETS.items() if not any(p.is_file() for _, p in candidate_paths(asset))]
+
+
 def verify_all() -> dict[str, list[Copy]]:
     """Every asset with the state of each local copy (nothing is downloaded)."""
     return {name: inspect(asset) for name, asset in ASSETS.items()}

@@ -1,0 +1,115 @@
+"""Solutions are the source, lessons are generated: drift, leaks, outputs and nbgrader validation.
+
+The notebooks themselves are executed by nbval (see the test command in README.md).
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from conftest import REPO
+from helpers.runner import all_lessons
+
+LESSONS = all_lessons(REPO)
+NBGRADER = [sys.executable, "-m", "nbgrader"]
+
+
+def notebook(folder: str, lesson: str) -> nbformat.NotebookNode:
+    return nbformat.read(REPO / folder / lesson / f"{lesson}.ipynb", as_version=4)
+
+
+def hidden_test_lines(lesson: str) -> list[str]:
+    """The non-trivial lines between BEGIN/END HIDDEN TESTS in the solution."""
+    lines = []
+    for cell in notebook("solutions", lesson).cells:
+        for block in re.findall(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", cell.source, re.S):
+            lines += [line.strip() for line in block.splitlines() if len(line.strip()) > 12]
+    return lines
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the course with lessons/ generated afresh from solutions/ by nbgrader."""
+    course = tmp_path_factory.mktemp("course")
+    shutil.copytree(REPO / "solutions", course / "solutions")
+    shutil.copy(REPO / "nbgrader_config.py", course)
+    for lesson in LESSONS:
+        subprocess.run([*NBGRADER, "generate_assignment", lesson, "--force"], cwd=course, check=True, capture_output=True)
+    return course
+
+
+def test_the_course_has_its_lessons_in_order() -> None:
+    assert LESSONS == sorted(LESSONS) and len(LESSONS) >= 5
+    assert [name[:2] for name in LESSONS] == [f"{i:02d}" for i in range(1, len(LESSONS) + 1)]
+    assert sorted(p.name for p in (REPO / "lessons").iterdir() if p.is_dir()) == LESSONS
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_lessons_are_exactly_what_nbgrader_generates(lesson: str, generated: Path) -> None:
+    fresh = json.loads((generated / "lessons" / lesson / f"{lesson}.ipynb").read_text())
+    committed = json.loads((REPO / "lessons" / lesson / f"{lesson}.ipynb").read_text())
+    assert committed == fresh, f"lessons/{lesson} drifted from solutions/{lesson}: run `python -m helpers release`"
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_no_solution_or_hidden_test_reaches_students(lesson: str) -> None:
+    text = (REPO / "lessons" / lesson / f"{lesson}.ipynb").read_text()
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+        assert marker not in text
+    hidden = hidden_test_lines(lesson)
+    assert hidden, f"{lesson} has no hidden tests"
+    leaked = [line for line in hidden if line in text]
+    assert not leaked, f"hidden test lines visible to students: {leaked[:3]}"
+
+
+@pytest.mark.parametrize("folder", ["solutions", "lessons"])
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_notebooks_are_committed_without_outputs(folder: str, lesson: str) -> None:
+    nb = notebook(folder, lesson)
+    assert nb.metadata.kernelspec.name == "python3"
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_lesson_has_graded_tasks_with_points(lesson: str) -> None:
+    cells = [c.metadata.get("nbgrader", {}) for c in notebook("solutions", lesson).cells]
+    graded = [m for m in cells if m.get("grade") and not m.get("solution")]
+    answers = [m for m in cells if m.get("solution")]
+    assert len(graded) >= 2 and len(answers) >= 2
+    assert all(m.get("points", 0) > 0 for m in graded)
+    assert all(m["grade_id"].startswith(lesson[:2]) for m in cells if "grade_id" in m)
+
+
+def test_grade_ids_are_unique_across_the_course() -> None:
+    ids = [c.metadata["nbgrader"]["grade_id"] for lesson in LESSONS for c in notebook("solutions", lesson).cells
+           if "grade_id" in c.metadata.get("nbgrader", {})]
+    assert len(ids) == len(set(ids))
+
+
+def validate(path: Path, invert: bool = False) -> str:
+    args = [*NBGRADER, "validate", *(["--invert"] if invert else []), str(path)]
+    done = subprocess.run(args, cwd=path.parent, capture_output=True, text=True, timeout=1800)
+    return done.stdout + done.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_solution_passes_its_own_tests(lesson: str) -> None:
+    output = validate(REPO / "solutions" / lesson / f"{lesson}.ipynb")
+    assert "Success! Your notebook passes all the tests." in output, output[-3000:]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_blank_student_version_fails_every_test(lesson: str) -> None:
+    output = validate(REPO / "lessons" / lesson / f"{lesson}.ipynb", invert=True)
+    assert "Success! The notebook does not pass any tests." in output, output[-3000:]
