@@ -5,6 +5,7 @@ Everything grading produces (submissions, autograded copies, feedback, the
 gradebook database) lives under gradebook/, which git ignores.
 """
 import os
+import sys
 
 c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
 
@@ -14,7 +15,12 @@ c.CourseDirectory.release_directory = "lessons"
 c.CourseDirectory.submitted_directory = "gradebook/submitted"
 c.CourseDirectory.autograded_directory = "gradebook/autograded"
 c.CourseDirectory.feedback_directory = "gradebook/feedback"
-c.CourseDirectory.db_url = "sqlite:///" + os.path.join(c.CourseDirectory.root, "gradebook", "gradebook.db")
+_gradebook = os.path.join(c.CourseDirectory.root, "gradebook")
+os.makedirs(_gradebook, exist_ok=True)  # sqlite does not create the folder of its database
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(_gradebook, "gradebook.db")
+# nbgrader migrates its database by running `alembic`, found on PATH: make the
+# environment running nbgrader (e.g. .venv/bin, not activated) visible to it.
+os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
 
 # nbgrader's default of 30 s per cell kills training cells. Graded runs use each
 # lesson's quick profile (nbgrader sets NBGRADER_EXECUTION), whose slowest cell
