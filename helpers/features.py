@@ -73,7 +73,7 @@ def features_cache_dir() -> Path:
     return assets.cache_dir() / "features"
 
 
-def _save_atomically(array: np.ndarray, target: Path) -> None:
+def save_atomically(array: np.ndarray, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, suffix=".npy.part") as tmp:
         np.save(tmp, array)
@@ -119,5 +119,5 @@ def extract_features(
     if path.is_file():
         return np.load(path)
     features = compute_features(array, backbone, size, weights, layer, pooled, batch_size)
-    _save_atomically(features, path)
+    save_atomically(features, path)
     return features

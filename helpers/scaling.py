@@ -1,0 +1,104 @@
+"""What dividing by 255 instead of calling ``preprocess_input`` does to frozen features, measured.
+
+The mistake is common because [0, 1] is the "usual" scaling for images, but
+MobileNetV2's ImageNet weights were trained on inputs in [-1, 1]. The
+comparison keeps everything else identical: same images, same resize and
+gray->RGB, same frozen base, same head recipe and seed; only the input range
+differs. It measures how far the features move, what a head trained on the wrong
+features scores, and what a head trained on correct features scores when it is
+then fed wrong ones (preprocessing that differs between training and use).
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from helpers import features, models, training
+from helpers.data import Dataset, adapted_dataset, check_images
+
+BACKBONE = "mobilenet_v2"  # the undoing below relies on its preprocess_input being x / 127.5 - 1
+
+
+def unit_scaled_dataset(images: Any, size: int = 96, batch_size: int = 128) -> Any:
+    """A ``tf.data`` pipeline of images resized and made RGB exactly as helpers.data does,
+    but scaled x / 255 to [0, 1] instead of MobileNetV2's [-1, 1]."""
+    correct = adapted_dataset(images, backbone=BACKBONE, size=size, batch_size=batch_size)
+    # preprocess_input gave p = x / 127.5 - 1, so (p + 1) / 2 = x / 255: undoing it here keeps the
+    # resize and channel steps in their one home (helpers.data) and changes only the scaling.
+    return correct.map(lambda batch: (batch + 1.0) / 2.0)
+
+
+def _cache_path(images: np.ndarray, size: int) -> Path:
+    weights_sha = features.weights_id(BACKBONE, size, "imagenet")
+    key = features.cache_key(images, BACKBONE, size, weights_sha, layer=None, pooled=True)
+    # Same key as the correct features plus the input scaling, so the two never collide.
+    unit_key = hashlib.sha256(f"{key}:inputs=x/255".encode()).hexdigest()[:32]
+    return features.features_cache_dir() / f"{unit_key}.npy"
+
+
+def unit_scaled_features(images: Any, size: int = 96, batch_size: int = 128, cache: bool = True) -> np.ndarray:
+    """Pooled (N, 1280) features of the frozen ImageNet MobileNetV2 fed [0, 1] inputs (disk-cached)."""
+    array = check_images(images)
+    path = _cache_path(array, size)
+    if cache and path.is_file():
+        return np.load(path)
+    model = features.feature_model(BACKBONE, size, "imagenet", layer=None, pooled=True)
+    result = np.asarray(model.predict(unit_scaled_dataset(array, size, batch_size), verbose=0), dtype=np.float32)
+    if cache:
+        features.save_atomically(result, path)
+    return result
+
+
+@dataclass(frozen=True)
+class ScalingComparison:
+    """The reference head on correctly and on wrongly scaled frozen features, measured on test images."""
+
+    correct_accuracy: float  # trained and tested on preprocess_input features (inputs in [-1, 1])
+    wrong_accuracy: float  # trained and tested on x / 255 features (inputs in [0, 1])
+    mismatch_accuracy: float  # trained on correct features, tested on x / 255 features
+    feature_shift: float  # mean |wrong - correct| / mean |correct| of the test features
+    n_train: int
+    n_test: int
+
+    @property
+    def drop(self) -> float:
+        """Accuracy (as a fraction) lost when x / 255 is used for training and testing alike."""
+        return self.correct_accuracy - self.wrong_accuracy
+
+    @property
+    def mismatch_drop(self) -> float:
+        """Accuracy lost when the head was trained right but is fed x / 255 features."""
+        return self.correct_accuracy - self.mismatch_accuracy
+
+
+def train_head(train_features: np.ndarray, y_train: np.ndarray, num_classes: int, epochs: int = 5, seed: int = 42) -> Any:
+    """The course's reference head (Dropout 0.2 + Dense logits, Adam 1e-3, batch 64, validation
+    split 0.2) trained on pooled features; the seed fixes its initial weights and shuffling."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    head = models.compile_classifier(models.build_head(train_features.shape[1:], num_classes, dropout=0.2), 1e-3)
+    training.fit(head, train_features, y_train, epochs=epochs, batch_size=64, validation_split=0.2)
+    return head
+
+
+def compare_scaling(dataset: Dataset, size: int = 96, epochs: int = 5, seed: int = 42) -> ScalingComparison:
+    """Train the same head (same seed) on preprocess_input features and on x / 255 features of
+    ``dataset``; also test the correctly trained head on x / 255 features."""
+    correct_train, correct_test = (features.extract_features(x, BACKBONE, size) for x in (dataset.x_train, dataset.x_test))
+    wrong_train, wrong_test = (unit_scaled_features(x, size) for x in (dataset.x_train, dataset.x_test))
+    num_classes = len(dataset.class_names)
+    correct_head = train_head(correct_train, dataset.y_train, num_classes, epochs, seed)
+    wrong_head = train_head(wrong_train, dataset.y_train, num_classes, epochs, seed)
+    return ScalingComparison(
+        correct_accuracy=training.accuracy(correct_head, correct_test, dataset.y_test),
+        wrong_accuracy=training.accuracy(wrong_head, wrong_test, dataset.y_test),
+        mismatch_accuracy=training.accuracy(correct_head, wrong_test, dataset.y_test),
+        feature_shift=float(np.mean(np.abs(wrong_test - correct_test)) / np.mean(np.abs(correct_test))),
+        n_train=len(dataset.x_train),
+        n_test=len(dataset.x_test),
+    )
