@@ -1,0 +1,166 @@
+"""Fine-tuning the top of a pretrained base, fast, on cached activations.
+
+Once the bottom of the base is frozen *and* runs in inference mode
+(``training=False``, BatchNorm frozen), its output is a fixed function of the
+image. So we compute it once, at the *cut* (the input of the first unfrozen
+layer), with ``helpers.features.extract_features(layer=cut, pooled=False)``,
+and fine-tune only the top part + head on those activations. Without data
+augmentation that gives the same outputs, gradients and updates as fine-tuning
+the whole model, at a fraction of the cost. The top part is built over the SAME
+layer objects as the base, so training it trains the base.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from helpers.backbones import build_backbone
+from helpers.data import load_dataset
+from helpers.features import extract_features
+from helpers.head_training import train_head
+from helpers.models import compile_classifier, unfreeze_top
+from helpers.training import TrainingRun, accuracy, fit
+
+
+def cut_layer(base: Any, n_layers: int) -> str:
+    """The name of the layer whose output feeds the top ``n_layers`` layers of ``base``.
+
+    ValueError when the top part also reads from a lower layer (a cut inside a
+    residual block), because then one cached tensor is not enough.
+    """
+    if isinstance(n_layers, bool) or not isinstance(n_layers, int) or not 1 <= n_layers < len(base.layers):
+        raise ValueError(f"n_layers must be an int between 1 and {len(base.layers) - 1}, got {n_layers!r}")
+    name = base.layers[-n_layers - 1].name
+    top_part(base, name)  # raises when the top part needs more than this one tensor
+    return name
+
+
+def top_part(base: Any, cut: str) -> Any:
+    """A model from the output of layer ``cut`` to the output of ``base``, sharing its layers."""
+    import keras
+
+    names = [layer.name for layer in base.layers]
+    if cut not in names:
+        raise ValueError(f"{base.name} has no layer {cut!r}; expected one of its {len(names)} layer names")
+    try:
+        return keras.Model(base.get_layer(cut).output, base.output, name=f"top_from_{cut}")
+    except ValueError as error:
+        raise ValueError(
+            f"the layers above {cut!r} also read from layers below it (a residual connection crosses the cut), "
+            f"so its output alone cannot stand in for the image; cut at a block boundary such as an '_add' layer"
+        ) from error
+
+
+def build_top_model(base: Any, cut: str, head: Any) -> Any:
+    """Cached activations at ``cut`` -> the top of ``base`` (inference mode) -> GAP -> ``head``.
+
+    ``head`` takes the pooled vector (``helpers.models.build_head((features,))``),
+    so a head trained on pooled features is reused as it is.
+    """
+    import keras
+
+    top = top_part(base, cut)
+    inputs = keras.Input(tuple(top.input.shape[1:]), name=f"{cut}_activations")
+    x = top(inputs, training=False)  # BatchNorm keeps its ImageNet statistics while the weights train
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    return keras.Model(inputs, head(x), name=f"fine_tune_from_{cut}")
+
+
+def cosine_schedule(learning_rate: float, epochs: int, steps_per_epoch: int) -> Any:
+    """A learning rate that starts at ``learning_rate`` and decays to zero along a half cosine."""
+    import keras
+
+    if learning_rate <= 0 or epochs < 1 or steps_per_epoch < 1:
+        raise ValueError(
+            f"expected learning_rate > 0, epochs >= 1 and steps_per_epoch >= 1, "
+            f"got {learning_rate!r}, {epochs!r}, {steps_per_epoch!r}"
+        )
+    return keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=epochs * steps_per_epoch)
+
+
+def early_stopping(patience: int = 3) -> Any:
+    """Stop when validation loss has not improved for ``patience`` epochs; keep the best weights."""
+    import keras
+
+    return keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
+
+
+def weights_of(layers: Sequence[Any]) -> list[np.ndarray]:
+    """Copies of the weights of ``layers`` (a snapshot to compare against later)."""
+    return [np.array(w.numpy(), copy=True) for layer in layers for w in layer.weights]
+
+
+def largest_change(before: Sequence[np.ndarray], layers: Sequence[Any]) -> float:
+    """The largest absolute change of any weight of ``layers`` since the snapshot ``before``."""
+    after = weights_of(layers)
+    _check_same_shapes(before, after)
+    return max((float(np.max(np.abs(a - b))) for a, b in zip(after, before) if a.size), default=0.0)
+
+
+def relative_change(before: Sequence[np.ndarray], layers: Sequence[Any]) -> float:
+    """How far the weights of ``layers`` moved since ``before``: ||after - before|| / ||before||."""
+    after = weights_of(layers)
+    _check_same_shapes(before, after)
+    moved = np.sqrt(sum(float(np.sum((a - b) ** 2)) for a, b in zip(after, before)))
+    size = np.sqrt(sum(float(np.sum(b**2)) for b in before))
+    return float(moved / size) if size else float("nan")
+
+
+def _check_same_shapes(before: Sequence[np.ndarray], after: Sequence[np.ndarray]) -> None:
+    shapes_before, shapes_after = [b.shape for b in before], [a.shape for a in after]
+    if shapes_before != shapes_after:
+        raise ValueError(f"the snapshot holds weights of shapes {shapes_before}, the layers now hold {shapes_after}")
+
+
+def pooled_outputs(base: Any, cut: str, activations: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """The base's pooled output (what a frozen-base head trains on), computed from cached activations at ``cut``."""
+    import keras
+
+    pooled = keras.Sequential([top_part(base, cut), keras.layers.GlobalAveragePooling2D()])
+    return np.asarray(pooled.predict(activations, batch_size=batch_size, verbose=0), dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class FineTuningResult:
+    """The recipe's figures for one dataset: accuracy before and after fine-tuning, and the runs."""
+
+    dataset: str
+    cut: str
+    head_accuracy: float
+    fine_tuned_accuracy: float
+    head_run: TrainingRun
+    fine_tune_run: TrainingRun
+
+
+def fine_tune_recipe(
+    dataset: str,
+    n_train: int,
+    n_test: int,
+    size: int = 96,
+    n_layers: int = 20,
+    head_epochs: int = 100,
+    epochs: int = 10,
+    learning_rate: float = 1e-4,
+    batch_size: int = 64,
+    validation_split: float = 0.1,
+    patience: int = 5,
+) -> FineTuningResult:
+    """Lesson 05's recipe end to end: head on pooled features first, then the top ``n_layers`` of the
+    base (BatchNorm frozen) fine-tuned with Adam on a cosine schedule from ``learning_rate``, early stopping."""
+    data = load_dataset(dataset, n_train, n_test)
+    base = build_backbone("mobilenet_v2", size=size, weights="imagenet")
+    cut = cut_layer(base, n_layers)
+    train = extract_features(data.x_train, "mobilenet_v2", size, layer=cut, pooled=False)
+    test = extract_features(data.x_test, "mobilenet_v2", size, layer=cut, pooled=False)
+    head, head_run = train_head(pooled_outputs(base, cut, train), data.y_train, epochs=head_epochs,
+                                batch_size=batch_size, validation_split=validation_split, patience=patience)
+    model = build_top_model(base, cut, head)
+    head_accuracy = accuracy(model, test, data.y_test)
+    unfreeze_top(base, n_layers)
+    steps = int(np.ceil(len(train) * (1 - validation_split) / batch_size))
+    compile_classifier(model, cosine_schedule(learning_rate, epochs, steps))  # recompile: trainable changed
+    run = fit(model, train, data.y_train, epochs=epochs, batch_size=batch_size,
+              validation_split=validation_split, callbacks=[early_stopping(patience)])
+    return FineTuningResult(data.name, cut, head_accuracy, accuracy(model, test, data.y_test), head_run, run)
