@@ -97,7 +97,7 @@ def test_grade_ids_are_unique_across_the_course() -> None:
 
 def validate(path: Path, invert: bool = False) -> str:
     args = [*NBGRADER, "validate", *(["--invert"] if invert else []), str(path)]
-    done = subprocess.run(args, cwd=path.parent, capture_output=True, text=True, timeout=1800)
+    done = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=1800)  # finds nbgrader_config.py
     return done.stdout + done.stderr
 
 
