@@ -31,3 +31,15 @@ c.Execute.kernel_name = "python3"
 
 # Student notebooks keep the code stub nbgrader inserts in place of solutions.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+
+# nbgrader waits only 4 s for a cell's output after its reply, then fails the whole
+# notebook; on a loaded 2-core machine output can arrive later than that.
+c.Execute.iopub_timeout = 60
+
+# Feedback must not reveal hidden tests (nbgrader shows them by design, jupyter/nbgrader#917).
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import GetGrades  # noqa: E402
+
+from helpers.grading import HideTestCode  # noqa: E402
+
+c.GenerateFeedback.preprocessors = [GetGrades, HideTestCode, CSSHTMLHeaderPreprocessor]

@@ -16,7 +16,7 @@ import numpy as np
 from helpers.data import check_images
 from helpers.head_training import train_head
 from helpers.models import build_scratch_cnn, compile_classifier
-from helpers.training import TrainingRun, accuracy, fit
+from helpers.training import TrainingRun, accuracy, early_stopping, fit
 
 
 def as_channels_last(images: Any) -> np.ndarray:
@@ -43,11 +43,8 @@ def train_scratch_cnn(
         raise ValueError(f"expected one label per image: {len(array)} images, {len(labels)} labels")
     keras.utils.set_random_seed(seed)
     model = compile_classifier(build_scratch_cnn(array.shape[1:]), learning_rate)
-    callbacks = []
-    if patience is not None:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=patience, restore_best_weights=True))
     run = fit(model, array, np.asarray(labels), epochs=epochs, batch_size=batch_size,
-              validation_split=validation_split, callbacks=callbacks)
+              validation_split=validation_split, callbacks=early_stopping(patience))
     return model, run
 
 

@@ -19,7 +19,7 @@ from helpers.backbones import build_backbone
 from helpers.data import adapted_dataset, check_images
 from helpers.features import compute_features
 from helpers.models import build_head, build_transfer_model, compile_classifier
-from helpers.training import TrainingRun, accuracy, fit
+from helpers.training import TrainingRun, accuracy, early_stopping, fit
 
 
 @lru_cache(maxsize=None)
@@ -109,11 +109,8 @@ def train_head(
         raise ValueError("early stopping (patience) needs a validation split > 0 to watch")
     keras.utils.set_random_seed(seed)
     head = compile_classifier(build_head((array.shape[1],), num_classes, dropout), learning_rate)
-    callbacks = []
-    if patience is not None:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=patience, restore_best_weights=True))
     run = fit(head, array, np.asarray(labels), epochs=epochs, batch_size=batch_size,
-              validation_split=validation_split, callbacks=callbacks)
+              validation_split=validation_split, callbacks=early_stopping(patience))
     return head, run
 
 

@@ -23,7 +23,8 @@ import numpy as np
 from helpers import results
 from helpers.data import Dataset
 from helpers.features import extract_features
-from helpers.models import build_head, build_scratch_cnn, compile_classifier
+from helpers.head_training import train_head
+from helpers.models import build_scratch_cnn, compile_classifier
 from helpers.training import accuracy, fit
 
 DIGIT_FEATURES = "digit CNN features (MNIST, frozen)"
@@ -81,8 +82,8 @@ def head_accuracy(
     """Train Dropout + Dense logits on fixed feature vectors; return the test accuracy."""
     if train_features.ndim != 2 or test_features.ndim != 2 or train_features.shape[1] != test_features.shape[1]:
         raise ValueError(f"expected two (N, features) arrays of equal width, got {train_features.shape} and {test_features.shape}")
-    head = compile_classifier(build_head((train_features.shape[1],), num_classes))
-    fit(head, train_features, y_train, epochs=epochs, batch_size=batch_size)
+    head, _ = train_head(train_features, y_train, epochs=epochs, batch_size=batch_size, validation_split=0.0,
+                         num_classes=num_classes)
     return accuracy(head, test_features, y_test)
 
 

@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from helpers import features, models, training
+from helpers import features, training
 from helpers.data import Dataset, adapted_dataset, check_images
+from helpers.head_training import train_head
 
 BACKBONE = "mobilenet_v2"  # the undoing below relies on its preprocess_input being x / 127.5 - 1
 
@@ -75,25 +76,14 @@ class ScalingComparison:
         return self.correct_accuracy - self.mismatch_accuracy
 
 
-def train_head(train_features: np.ndarray, y_train: np.ndarray, num_classes: int, epochs: int = 5, seed: int = 42) -> Any:
-    """The course's reference head (Dropout 0.2 + Dense logits, Adam 1e-3, batch 64, validation
-    split 0.2) trained on pooled features; the seed fixes its initial weights and shuffling."""
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    head = models.compile_classifier(models.build_head(train_features.shape[1:], num_classes, dropout=0.2), 1e-3)
-    training.fit(head, train_features, y_train, epochs=epochs, batch_size=64, validation_split=0.2)
-    return head
-
-
 def compare_scaling(dataset: Dataset, size: int = 96, epochs: int = 5, seed: int = 42) -> ScalingComparison:
     """Train the same head (same seed) on preprocess_input features and on x / 255 features of
     ``dataset``; also test the correctly trained head on x / 255 features."""
     correct_train, correct_test = (features.extract_features(x, BACKBONE, size) for x in (dataset.x_train, dataset.x_test))
     wrong_train, wrong_test = (unit_scaled_features(x, size) for x in (dataset.x_train, dataset.x_test))
     num_classes = len(dataset.class_names)
-    correct_head = train_head(correct_train, dataset.y_train, num_classes, epochs, seed)
-    wrong_head = train_head(wrong_train, dataset.y_train, num_classes, epochs, seed)
+    correct_head, _ = train_head(correct_train, dataset.y_train, epochs=epochs, num_classes=num_classes, seed=seed)
+    wrong_head, _ = train_head(wrong_train, dataset.y_train, epochs=epochs, num_classes=num_classes, seed=seed)
     return ScalingComparison(
         correct_accuracy=training.accuracy(correct_head, correct_test, dataset.y_test),
         wrong_accuracy=training.accuracy(wrong_head, wrong_test, dataset.y_test),

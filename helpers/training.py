@@ -60,6 +60,16 @@ def fit(
     return TrainingRun({k: [float(v) for v in vs] for k, vs in history.history.items()}, time.perf_counter() - start, epoch_seconds)
 
 
+def early_stopping(patience: int | None, monitor: str = "val_accuracy") -> list[Any]:
+    """Stop once ``monitor`` has not improved for ``patience`` epochs and keep the best epoch
+    (no callback when ``patience`` is None)."""
+    import keras
+
+    if patience is None:
+        return []
+    return [keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True)]
+
+
 def predict_classes(model: Any, x: Any, batch_size: int = 256) -> np.ndarray:
     """Predicted class indices (argmax of the logits)."""
     return np.argmax(model.predict(x, batch_size=batch_size, verbose=0), axis=-1)

@@ -30,7 +30,7 @@ def test_frozen_extractor_shares_the_weights_and_is_frozen():
 def test_head_accuracy_learns_from_informative_features():
     data = load_dataset("mnist", n_train=500, n_test=200)
     pixels = lambda x: x.reshape(len(x), -1).astype("float32") / 255  # noqa: E731
-    score = head_accuracy(pixels(data.x_train), data.y_train, pixels(data.x_test), data.y_test, epochs=10)
+    score = head_accuracy(pixels(data.x_train), data.y_train, pixels(data.x_test), data.y_test, epochs=30)
     assert 0.7 < score <= 1.0
     with pytest.raises(ValueError, match="equal width"):
         head_accuracy(np.zeros((4, 3)), np.zeros(4), np.zeros((2, 5)), np.zeros(2))
