@@ -21,7 +21,7 @@ from helpers.data import load_dataset
 from helpers.features import extract_features
 from helpers.head_training import train_head
 from helpers.models import compile_classifier, unfreeze_top
-from helpers.training import TrainingRun, accuracy, fit
+from helpers.training import TrainingRun, accuracy, early_stopping, fit
 
 
 def cut_layer(base: Any, n_layers: int) -> str:
@@ -78,13 +78,6 @@ def cosine_schedule(learning_rate: float, epochs: int, steps_per_epoch: int) -> 
             f"got {learning_rate!r}, {epochs!r}, {steps_per_epoch!r}"
         )
     return keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=epochs * steps_per_epoch)
-
-
-def early_stopping(patience: int = 3) -> Any:
-    """Stop when validation loss has not improved for ``patience`` epochs; keep the best weights."""
-    import keras
-
-    return keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
 
 
 def weights_of(layers: Sequence[Any]) -> list[np.ndarray]:
@@ -162,5 +155,5 @@ def fine_tune_recipe(
     steps = int(np.ceil(len(train) * (1 - validation_split) / batch_size))
     compile_classifier(model, cosine_schedule(learning_rate, epochs, steps))  # recompile: trainable changed
     run = fit(model, train, data.y_train, epochs=epochs, batch_size=batch_size,
-              validation_split=validation_split, callbacks=[early_stopping(patience)])
+              validation_split=validation_split, callbacks=early_stopping(patience, monitor="val_loss"))
     return FineTuningResult(data.name, cut, head_accuracy, accuracy(model, test, data.y_test), head_run, run)
