@@ -73,6 +73,11 @@ def features_cache_dir() -> Path:
     return assets.cache_dir() / "features"
 
 
+def cache_path(images: np.ndarray, backbone: str, size: int, weights_sha: str, layer: str | None, pooled: bool) -> Path:
+    """The cache file of one feature request (see ``cache_key``)."""
+    return features_cache_dir() / f"{cache_key(images, backbone, size, weights_sha, layer, pooled)}.npy"
+
+
 def save_atomically(array: np.ndarray, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, suffix=".npy.part") as tmp:
@@ -115,7 +120,7 @@ def extract_features(
     sha = weights_id(backbone, size, weights)
     if not cache or sha is None:
         return compute_features(array, backbone, size, weights, layer, pooled, batch_size)
-    path = features_cache_dir() / f"{cache_key(array, backbone, size, sha, layer, pooled)}.npy"
+    path = cache_path(array, backbone, size, sha, layer, pooled)
     if path.is_file():
         return np.load(path)
     features = compute_features(array, backbone, size, weights, layer, pooled, batch_size)

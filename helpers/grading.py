@@ -46,10 +46,11 @@ from nbgrader.preprocessors import ClearHiddenTests
 from sqlalchemy.exc import SAWarning
 from traitlets.config.loader import PyFileConfigLoader
 
+from helpers.runner import all_lessons
+
 COLUMNS = ("student", "lesson", "score", "max_score", "status", "message", "feedback")
 GRADEBOOK = "gradebook"
 RELEASE = f"{GRADEBOOK}/release"  # student notebooks as the gradebook knows them; lessons/ is left alone
-LESSON_NAME = re.compile(r"^\d\d_[a-z0-9_]+$")
 TIMEOUT_ERROR = "CellTimeoutError"  # the ename nbgrader's Execute gives a cell stopped by the timeout
 # Grade cells whose manual score of 0 came from a tampering verdict, so that a clean
 # resubmission is graded afresh while an instructor's own manual grades are kept.
@@ -128,11 +129,7 @@ def course_root(course_dir: Path | None = None) -> Path:
 
 def lesson_names(course_dir: Path | None = None) -> list[str]:
     """Lessons with a source notebook: ``solutions/NN_name/NN_name.ipynb``, in order."""
-    solutions = course_root(course_dir) / "solutions"
-    if not solutions.is_dir():
-        return []
-    return sorted(folder.name for folder in solutions.iterdir()
-                  if LESSON_NAME.match(folder.name) and (folder / f"{folder.name}.ipynb").is_file())
+    return all_lessons(course_root(course_dir))
 
 
 def _api(root: Path, release_directory: str | None = None) -> NbGraderAPI:

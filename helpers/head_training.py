@@ -49,11 +49,8 @@ def pooled_features_at_layers(
     array = check_images(images)
     sha = feature_cache.weights_id(backbone, size, "imagenet")
     last = output_layer_name(backbone)
-    paths = {
-        layer: feature_cache.features_cache_dir()
-        / f"{feature_cache.cache_key(array, backbone, size, sha, None if layer == last else layer, True)}.npy"
-        for layer in layers
-    }
+    paths = {layer: feature_cache.cache_path(array, backbone, size, sha, None if layer == last else layer, True)
+             for layer in layers}
     result = {layer: np.load(path) for layer, path in paths.items() if path.is_file()}
     missing = [layer for layer in layers if layer not in result]
     if missing:
