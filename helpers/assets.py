@@ -25,6 +25,7 @@ import urllib.request
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import IO, Callable
 
 _KERAS_APPS = "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/"
 _FASHION_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
@@ -158,6 +159,21 @@ def cache_dir() -> Path:
     else:
         root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
     return root / "transfer-learning-course"
+
+
+def write_atomically(target: Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Create ``target`` through ``write(file)`` on a temporary file that is renamed once complete,
+    so an interrupted run never leaves a half-written cache entry behind."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, suffix=".part") as tmp:
+        tmp_path = Path(tmp.name)
+        try:
+            write(tmp)
+        except BaseException:
+            tmp.close()
+            tmp_path.unlink(missing_ok=True)
+            raise
+    os.replace(tmp_path, target)
 
 
 def mirror_dir() -> Path | None:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -79,11 +77,7 @@ def cache_path(images: np.ndarray, backbone: str, size: int, weights_sha: str, l
 
 
 def save_atomically(array: np.ndarray, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, suffix=".npy.part") as tmp:
-        np.save(tmp, array)
-        tmp_path = Path(tmp.name)
-    os.replace(tmp_path, target)
+    assets.write_atomically(target, lambda file: np.save(file, array))
 
 
 def compute_features(

@@ -1,0 +1,95 @@
+"""Results of expensive runs (training curves, accuracies, timings), remembered on disk.
+
+``remembered(function, *args, **kwargs)`` returns what ``function(*args, **kwargs)``
+returned the last time it was called with the same arguments, or calls it and keeps the
+result. This is what makes a second run of the course fast: lessons call their training
+helpers through it, and a warm run reads the figures the first run measured.
+
+The key covers the function's module and name, every argument (arrays by their bytes,
+Keras models by their weights and configuration) and the source code of the ``helpers``
+package, so editing a helper or changing the data recomputes. Results are pickled (they are
+dataclasses and dicts of floats) into this user's own cache directory, written atomically;
+an unreadable entry is recomputed, never trusted. ``COURSE_FRESH=1`` recomputes everything.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import pickle
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import numpy as np
+
+from helpers import assets
+
+T = TypeVar("T")
+MEMO_FORMAT = 1
+
+
+def remembered(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``function(*args, **kwargs)``, read from the results cache when this exact call was made before."""
+    path = results_cache_dir() / f"{call_key(function, args, kwargs)}.pkl"
+    if path.is_file() and os.environ.get("COURSE_FRESH", "") != "1":
+        try:
+            with path.open("rb") as file:
+                return pickle.load(file)
+        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError):
+            pass  # an entry from an interrupted or older run: compute it again
+    result = function(*args, **kwargs)
+    assets.write_atomically(path, lambda file: pickle.dump(result, file, protocol=pickle.HIGHEST_PROTOCOL))
+    return result
+
+
+def results_cache_dir() -> Path:
+    return assets.cache_dir() / "results"
+
+
+def call_key(function: Callable[..., Any], args: tuple, kwargs: dict[str, Any]) -> str:
+    """A hex key that changes when the function, any argument or the helpers' code changes."""
+    digest = hashlib.sha256(f"{MEMO_FORMAT}:{function.__module__}.{function.__qualname__}:{code_digest()}".encode())
+    _feed(digest, list(args))
+    _feed(digest, dict(sorted(kwargs.items())))
+    return digest.hexdigest()[:32]
+
+
+@lru_cache(maxsize=1)
+def code_digest() -> str:
+    """SHA-256 over the source files of the ``helpers`` package."""
+    digest = hashlib.sha256()
+    for source in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(source.name.encode() + source.read_bytes())
+    return digest.hexdigest()
+
+
+def _feed(digest: Any, value: Any) -> None:
+    """Add ``value`` to ``digest`` unambiguously (type tags, lengths); TypeError for what cannot be keyed."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        digest.update(f"{type(value).__name__}:{value!r};".encode())
+    elif isinstance(value, np.ndarray):
+        digest.update(f"array:{value.dtype}:{value.shape};".encode())
+        digest.update(np.ascontiguousarray(value).tobytes())
+    elif isinstance(value, np.generic):
+        _feed(digest, value.item())
+    elif isinstance(value, (list, tuple)):
+        digest.update(f"seq:{len(value)};".encode())
+        for item in value:
+            _feed(digest, item)
+    elif isinstance(value, dict):
+        digest.update(f"dict:{len(value)};".encode())
+        for key, item in value.items():
+            _feed(digest, str(key))
+            _feed(digest, item)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        digest.update(f"dataclass:{type(value).__qualname__};".encode())
+        _feed(digest, {field.name: getattr(value, field.name) for field in dataclasses.fields(value)})
+    elif hasattr(value, "get_weights") and hasattr(value, "get_config"):  # a Keras model or layer
+        digest.update(json.dumps(value.get_config(), sort_keys=True, default=str).encode())
+        _feed(digest, list(value.get_weights()))
+    else:
+        raise TypeError(f"cannot key a result on an argument of type {type(value).__name__}; expected arrays, "
+                        f"numbers, strings, lists, dicts, dataclasses or Keras models")
+
