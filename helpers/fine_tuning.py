@@ -8,6 +8,10 @@ and fine-tune only the top part + head on those activations. Without data
 augmentation that gives the same outputs, gradients and updates as fine-tuning
 the whole model, at a fraction of the cost. The top part is built over the SAME
 layer objects as the base, so training it trains the base.
+
+The fine-tuned model need not end at the base's last layer: ``helpers.models.truncate(base, tap)``
+ends it at the tap layer whose features transfer best (lesson 03), and the top layers
+of that truncated base are the ones fine-tuned.
 """
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ from helpers.backbones import build_backbone
 from helpers.data import load_dataset
 from helpers.features import extract_features
 from helpers.head_training import train_head
-from helpers.models import compile_classifier, unfreeze_top
+from helpers.models import compile_classifier, truncate, unfreeze_top
 from helpers.training import TrainingRun, accuracy, early_stopping, fit
 
 
@@ -115,12 +119,29 @@ def pooled_outputs(base: Any, cut: str, activations: np.ndarray, batch_size: int
     return np.asarray(pooled.predict(activations, batch_size=batch_size, verbose=0), dtype=np.float32)
 
 
+def fine_tune(model: Any, activations: np.ndarray, labels: Any, learning_rate: float, epochs: int,
+              schedule: str = "cosine", batch_size: int = 64, validation_split: float = 0.1,
+              patience: int | None = None) -> TrainingRun:
+    """Compile ``model`` again (its ``trainable`` flags changed) with Adam at ``learning_rate``, constant or
+    decaying along a cosine over ``epochs``, then fit it in place, with early stopping on validation accuracy
+    when ``patience`` is set."""
+    if schedule not in ("cosine", "constant"):
+        raise ValueError(f"schedule must be 'cosine' or 'constant', got {schedule!r}")
+    if schedule == "cosine":
+        steps = int(np.ceil(len(activations) * (1 - validation_split) / batch_size))
+        learning_rate = cosine_schedule(learning_rate, epochs, steps)
+    compile_classifier(model, learning_rate)
+    return fit(model, activations, labels, epochs=epochs, batch_size=batch_size,
+               validation_split=validation_split, callbacks=early_stopping(patience))
+
+
 @dataclass(frozen=True)
 class FineTuningResult:
     """The recipe's figures for one dataset: accuracy before and after fine-tuning, and the runs."""
 
     dataset: str
     cut: str
+    tap: str
     head_accuracy: float
     fine_tuned_accuracy: float
     head_run: TrainingRun
@@ -132,28 +153,29 @@ def fine_tune_recipe(
     n_train: int,
     n_test: int,
     size: int = 96,
-    n_layers: int = 20,
-    head_epochs: int = 100,
-    epochs: int = 10,
+    tap: str = "block_13_expand_relu",
+    n_layers: int = 29,
+    head_epochs: int = 200,
+    head_patience: int = 10,
+    epochs: int = 15,
     learning_rate: float = 1e-4,
     batch_size: int = 64,
     validation_split: float = 0.1,
     patience: int = 5,
 ) -> FineTuningResult:
-    """Lesson 05's recipe end to end: head on pooled features first, then the top ``n_layers`` of the
-    base (BatchNorm frozen) fine-tuned with Adam on a cosine schedule from ``learning_rate``, early stopping."""
+    """Lesson 05's recipe end to end: the base truncated at ``tap``; a head on its pooled features first;
+    then its top ``n_layers`` (BatchNorm frozen) fine-tuned with Adam on a cosine schedule from
+    ``learning_rate``, early stopping on validation accuracy."""
     data = load_dataset(dataset, n_train, n_test)
-    base = build_backbone("mobilenet_v2", size=size, weights="imagenet")
+    base = truncate(build_backbone("mobilenet_v2", size=size, weights="imagenet"), tap)
     cut = cut_layer(base, n_layers)
     train = extract_features(data.x_train, "mobilenet_v2", size, layer=cut, pooled=False)
     test = extract_features(data.x_test, "mobilenet_v2", size, layer=cut, pooled=False)
     head, head_run = train_head(pooled_outputs(base, cut, train), data.y_train, epochs=head_epochs,
-                                batch_size=batch_size, validation_split=validation_split, patience=patience)
+                                batch_size=batch_size, validation_split=validation_split, patience=head_patience)
     model = build_top_model(base, cut, head)
     head_accuracy = accuracy(model, test, data.y_test)
     unfreeze_top(base, n_layers)
-    steps = int(np.ceil(len(train) * (1 - validation_split) / batch_size))
-    compile_classifier(model, cosine_schedule(learning_rate, epochs, steps))  # recompile: trainable changed
-    run = fit(model, train, data.y_train, epochs=epochs, batch_size=batch_size,
-              validation_split=validation_split, callbacks=early_stopping(patience, monitor="val_loss"))
-    return FineTuningResult(data.name, cut, head_accuracy, accuracy(model, test, data.y_test), head_run, run)
+    run = fine_tune(model, train, data.y_train, learning_rate, epochs, batch_size=batch_size,
+                    validation_split=validation_split, patience=patience)
+    return FineTuningResult(data.name, cut, tap, head_accuracy, accuracy(model, test, data.y_test), head_run, run)

@@ -44,6 +44,37 @@ def remembered(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return result
 
 
+def remembered_fit(model: Any, train: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``train(model, *args, **kwargs)``, which trains ``model`` in place and returns a record of the run.
+
+    On a second identical call (same weights and ``trainable`` flags before, same arguments) the
+    trained weights are loaded into ``model`` and the record is read back, so the model is left
+    exactly as the first run left it, still sharing its layers with any other model.
+    """
+    def trained(*_: Any, **__: Any) -> tuple[list[np.ndarray], T]:
+        record = train(model, *args, **kwargs)
+        return model.get_weights(), record
+
+    weights, record = remembered(_keyed_as(trained, train), model, *args, **kwargs)
+    model.set_weights(weights)
+    return record
+
+
+def _structure(layer: Any) -> list:
+    """A Keras layer or model as its classes, settings and trainable flags, without the automatic
+    names (``dense_3``), which depend on what else the session built before."""
+    if getattr(layer, "layers", None):
+        return [type(layer).__name__, layer.trainable, [_structure(inner) for inner in layer.layers]]
+    settings = {key: value for key, value in layer.get_config().items() if key != "name"}
+    return [type(layer).__name__, layer.trainable, json.dumps(settings, sort_keys=True, default=str)]
+
+
+def _keyed_as(function: Callable[..., Any], original: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` under ``original``'s name, so that its results are keyed as the original's."""
+    function.__module__, function.__qualname__ = original.__module__, f"{original.__qualname__}[trained weights]"
+    return function
+
+
 def results_cache_dir() -> Path:
     return assets.cache_dir() / "results"
 
@@ -86,9 +117,9 @@ def _feed(digest: Any, value: Any) -> None:
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         digest.update(f"dataclass:{type(value).__qualname__};".encode())
         _feed(digest, {field.name: getattr(value, field.name) for field in dataclasses.fields(value)})
-    elif hasattr(value, "get_weights") and hasattr(value, "get_config"):  # a Keras model or layer
-        digest.update(json.dumps(value.get_config(), sort_keys=True, default=str).encode())
-        _feed(digest, list(value.get_weights()))
+    elif hasattr(value, "get_weights") and hasattr(value, "trainable_weights"):  # a Keras model or layer
+        trainable = {id(weight) for weight in value.trainable_weights}
+        _feed(digest, [_structure(value), [id(weight) in trainable for weight in value.weights], value.get_weights()])
     else:
         raise TypeError(f"cannot key a result on an argument of type {type(value).__name__}; expected arrays, "
                         f"numbers, strings, lists, dicts, dataclasses or Keras models")

@@ -51,15 +51,19 @@ def build_transfer_model(
     dropout: float = 0.2,
     weights: str | None = "imagenet",
     head: Any | None = None,
+    tap: str | None = None,
 ) -> Any:
     """Frozen base called with ``training=False``, then GAP + Dropout + Dense logits.
 
     Inputs are already-adapted images (see ``helpers.data``). Pass a ``head``
-    trained on pooled features to reuse its weights.
+    trained on pooled features to reuse its weights, and a ``tap`` layer to end
+    the base there (see :func:`truncate`).
     """
     import keras
 
     base = build_backbone(backbone, size=size, weights=weights)
+    if tap is not None:
+        base = truncate(base, tap)
     inputs = keras.Input((size, size, 3), name="image")
     x = base(inputs, training=False)  # BatchNorm stays in inference mode, even after unfreezing
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
@@ -67,6 +71,16 @@ def build_transfer_model(
         head = build_head((x.shape[-1],), num_classes, dropout)
     outputs = head(x)
     return keras.Model(inputs, outputs, name=f"{backbone}_transfer")
+
+
+def truncate(base: Any, tap: str) -> Any:
+    """``base`` from its input to the output of layer ``tap``, sharing its layers (the layers above are dropped)."""
+    import keras
+
+    names = [layer.name for layer in base.layers]
+    if tap not in names:
+        raise ValueError(f"{base.name} has no layer {tap!r}; expected one of its {len(names)} layer names")
+    return keras.Model(base.input, base.get_layer(tap).output, name=f"{base.name}_to_{tap}")
 
 
 def base_of(model: Any) -> Any:

@@ -9,7 +9,7 @@ from helpers import fine_tuning
 from helpers.backbones import build_backbone
 from helpers.data import adapt_images
 from helpers.features import extract_features
-from helpers.models import build_head, build_transfer_model, base_of, compile_classifier, unfreeze_top
+from helpers.models import build_head, build_transfer_model, base_of, compile_classifier, truncate, unfreeze_top
 from helpers.training import fit
 
 
@@ -95,6 +95,32 @@ def test_unfreezing_without_recompiling_does_not_train_the_new_layers() -> None:
     assert fine_tuning.largest_change(before, watched) > 1e-5
 
 
+def test_truncated_base_ends_at_the_tap_and_shares_its_layers(random_base) -> None:
+    truncated = truncate(random_base, "block_13_expand_relu")
+    assert tuple(truncated.output.shape[1:]) == (6, 6, 576)
+    assert truncated.get_layer("block_10_expand") is random_base.get_layer("block_10_expand")
+    assert "Conv_1" not in [layer.name for layer in truncated.layers]
+    assert fine_tuning.cut_layer(truncated, 29) == "block_9_add"
+    with pytest.raises(ValueError, match="no layer 'block_99_add'"):
+        truncate(random_base, "block_99_add")
+
+
+def test_fine_tune_recompiles_so_newly_unfrozen_layers_train() -> None:
+    base = truncate(build_backbone("mobilenet_v2", size=96, weights=None), "block_13_expand_relu")
+    model = compile_classifier(fine_tuning.build_top_model(base, "block_9_add", build_head((576,))))
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 6, 6, 64)).astype("float32"), rng.integers(0, 10, 64)
+    fit(model, x, y, epochs=1)  # the train step is now built for the head only
+    watched = [base.get_layer("block_10_expand")]
+    before = fine_tuning.weights_of(watched)
+    unfreeze_top(base, 29)
+    run = fine_tuning.fine_tune(model, x, y, learning_rate=1e-3, epochs=2, schedule="constant")
+    assert fine_tuning.largest_change(before, watched) > 1e-5
+    assert len(run.history["loss"]) == 2 and "val_accuracy" in run.history
+    with pytest.raises(ValueError, match="schedule must be 'cosine' or 'constant', got 'step'"):
+        fine_tuning.fine_tune(model, x, y, learning_rate=1e-3, epochs=1, schedule="step")
+
+
 def test_cosine_schedule_decays_to_zero() -> None:
     schedule = fine_tuning.cosine_schedule(1e-4, epochs=4, steps_per_epoch=10)
     assert float(schedule(0)) == pytest.approx(1e-4)
@@ -107,7 +133,7 @@ def test_cosine_schedule_decays_to_zero() -> None:
 @pytest.mark.slow
 def test_recipe_runs_end_to_end_and_learns(isolated_cache) -> None:
     result = fine_tuning.fine_tune_recipe("mnist", n_train=256, n_test=128, head_epochs=20, epochs=2, patience=2)
-    assert result.cut == "block_14_add"
+    assert (result.tap, result.cut) == ("block_13_expand_relu", "block_9_add")
     # 230 training images: far from the lesson's figures, but three times chance (0.1) or more
     assert 0.3 < result.head_accuracy <= 1.0
     assert 0.3 < result.fine_tuned_accuracy <= 1.0

@@ -103,11 +103,12 @@ def test_dataclass_results_come_back_equal() -> None:
 
 
 MODEL_KEY = """
-import keras, numpy as np
+import sys, keras, numpy as np
 from helpers import memo
-keras.utils.set_random_seed(0)
-keras.layers.Dense(3)  # an extra layer created first shifts automatic names
-model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="logits")])
+for _ in range(int(sys.argv[1])):  # layers and models built before shift the automatic names
+    keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2), keras.layers.Dense(2)])
+model.set_weights([np.full(w.shape, 0.5, "float32") for w in model.get_weights()])
 print(memo.call_key(print, (model,), {}))
 model.layers[0].kernel.assign(model.layers[0].kernel + 1.0)
 print(memo.call_key(print, (model,), {}))
@@ -115,7 +116,45 @@ print(memo.call_key(print, (model,), {}))
 
 
 def test_a_keras_model_is_keyed_by_its_weights_the_same_way_in_every_process() -> None:
-    runs = [subprocess.run([sys.executable, "-c", MODEL_KEY], capture_output=True, text=True, check=True).stdout.split()
-            for _ in range(2)]
+    runs = [subprocess.run([sys.executable, "-c", MODEL_KEY, str(built_before)], capture_output=True, text=True,
+                           check=True).stdout.split() for built_before in (0, 3)]
     assert runs[0] == runs[1]
     assert runs[0][0] != runs[0][1]
+
+
+def nudge(model, step: float) -> str:
+    """Trains ``model`` in place, the way a fit does: every trainable weight moves by ``step``."""
+    CALLS.append((step,))
+    for weight in model.trainable_weights:
+        weight.assign(weight + step)
+    return f"moved by {step}"
+
+
+def small_model():
+    import keras
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="a"), keras.layers.Dense(2, name="b")])
+    for layer in model.layers:
+        layer.set_weights([np.ones_like(w) for w in layer.get_weights()])
+    return model
+
+
+def test_remembered_fit_leaves_the_model_as_the_first_run_left_it() -> None:
+    first = small_model()
+    assert memo.remembered_fit(first, nudge, 0.5) == "moved by 0.5"
+    second = small_model()
+    assert memo.remembered_fit(second, nudge, 0.5) == "moved by 0.5"
+    assert len(CALLS) == 1
+    for got, expected in zip(second.get_weights(), first.get_weights()):
+        np.testing.assert_array_equal(got, expected)
+    assert float(second.get_weights()[0][0, 0]) == 1.5
+
+
+def test_remembered_fit_trains_again_when_trainable_flags_differ() -> None:
+    memo.remembered_fit(small_model(), nudge, 0.5)
+    partly_frozen = small_model()
+    partly_frozen.get_layer("a").trainable = False
+    memo.remembered_fit(partly_frozen, nudge, 0.5)
+    assert len(CALLS) == 2
+    assert float(partly_frozen.get_layer("a").get_weights()[0][0, 0]) == 1.0  # frozen: not moved
+    assert float(partly_frozen.get_layer("b").get_weights()[0][0, 0]) == 1.5
