@@ -178,3 +178,25 @@ def adapted_dataset(
 def bytes_as_float32(n_images: int, size: int, channels: int = 3) -> int:
     """Memory (bytes) of n images of size x size x channels held as float32."""
     return n_images * size * size * channels * 4
+
+
+def shifted_copies(images: Any, copies: int, max_shift: int = 2, seed: int = 0) -> np.ndarray:
+    """``copies`` translated versions of raw (N, H, W) images, stacked (copy after copy): each image is
+    moved by a random whole number of pixels in [-max_shift, max_shift] along each axis, the uncovered
+    border filled with black (0). Seeded, so the same call gives the same images (and cache keys)."""
+    array = check_images(images)
+    if array.ndim != 3:
+        raise ValueError(f"expected gray images of shape (N, H, W), got shape {array.shape}")
+    if isinstance(copies, bool) or not isinstance(copies, int) or copies < 0:
+        raise ValueError(f"copies must be a whole number >= 0, got {copies!r}")
+    if isinstance(max_shift, bool) or not isinstance(max_shift, int) or not 0 <= max_shift < min(array.shape[1:]):
+        raise ValueError(f"max_shift must be a whole number of pixels in [0, {min(array.shape[1:]) - 1}], got {max_shift!r}")
+    rng = np.random.default_rng(seed)
+    height, width = array.shape[1:]
+    padded = np.pad(array, ((0, 0), (max_shift, max_shift), (max_shift, max_shift)))
+    shifted = np.empty((copies * len(array), height, width), dtype=array.dtype)
+    for copy in range(copies):
+        offsets = rng.integers(0, 2 * max_shift + 1, size=(len(array), 2))  # window corner in the padded image
+        for index, (row, column) in enumerate(offsets):
+            shifted[copy * len(array) + index] = padded[index, row : row + height, column : column + width]
+    return shifted

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from helpers.backbones import build_backbone
-from helpers.data import load_dataset
+from helpers.data import load_dataset, shifted_copies
 from helpers.features import extract_features
 from helpers.head_training import train_head
 from helpers.models import compile_classifier, truncate, unfreeze_top
@@ -119,20 +119,50 @@ def pooled_outputs(base: Any, cut: str, activations: np.ndarray, batch_size: int
     return np.asarray(pooled.predict(activations, batch_size=batch_size, verbose=0), dtype=np.float32)
 
 
-def fine_tune(model: Any, activations: np.ndarray, labels: Any, learning_rate: float, epochs: int,
-              schedule: str = "cosine", batch_size: int = 64, validation_split: float = 0.1,
-              patience: int | None = None) -> TrainingRun:
+@dataclass(frozen=True)
+class TrainingSet:
+    """Cached activations to fine-tune on, with the held-out images that early stopping watches."""
+
+    x: np.ndarray
+    y: np.ndarray
+    x_validation: np.ndarray
+    y_validation: np.ndarray
+
+
+def augmented_training_set(images: Any, labels: Any, activations: np.ndarray, cut: str, size: int = 96,
+                           copies: int = 2, validation_split: float = 0.1, seed: int = 0) -> TrainingSet:
+    """The activations at ``cut`` of the training images plus ``copies`` shifted copies of them
+    (``helpers.data.shifted_copies``), computed once and cached like any features. The last
+    ``validation_split`` of the images is held out, never copied, so validation sees no shifted twin
+    of a training image. Fixed copies keep the activation cache valid: random augmentation in every
+    epoch would need the full model."""
+    labels = np.asarray(labels)
+    if len(activations) != len(images) or len(labels) != len(images):
+        raise ValueError(f"expected one activation and one label per image, got {len(images)} images, "
+                         f"{len(activations)} activations, {len(labels)} labels")
+    if not 0 < validation_split < 1:
+        raise ValueError(f"validation_split must lie strictly between 0 and 1, got {validation_split!r}")
+    n_fit = len(images) - int(round(len(images) * validation_split))
+    parts = [activations[:n_fit]]
+    if copies:
+        moved = shifted_copies(np.asarray(images)[:n_fit], copies, seed=seed)
+        parts.append(extract_features(moved, "mobilenet_v2", size, layer=cut, pooled=False))
+    return TrainingSet(np.concatenate(parts), np.tile(labels[:n_fit], copies + 1),
+                       activations[n_fit:], labels[n_fit:])
+
+
+def fine_tune(model: Any, training: TrainingSet, learning_rate: float, epochs: int, schedule: str = "cosine",
+              batch_size: int = 64, patience: int | None = None) -> TrainingRun:
     """Compile ``model`` again (its ``trainable`` flags changed) with Adam at ``learning_rate``, constant or
-    decaying along a cosine over ``epochs``, then fit it in place, with early stopping on validation accuracy
-    when ``patience`` is set."""
+    decaying along a cosine over ``epochs``, then fit it in place on ``training``, with early stopping on
+    the held-out images' accuracy when ``patience`` is set."""
     if schedule not in ("cosine", "constant"):
         raise ValueError(f"schedule must be 'cosine' or 'constant', got {schedule!r}")
     if schedule == "cosine":
-        steps = int(np.ceil(len(activations) * (1 - validation_split) / batch_size))
-        learning_rate = cosine_schedule(learning_rate, epochs, steps)
+        learning_rate = cosine_schedule(learning_rate, epochs, int(np.ceil(len(training.x) / batch_size)))
     compile_classifier(model, learning_rate)
-    return fit(model, activations, labels, epochs=epochs, batch_size=batch_size,
-               validation_split=validation_split, callbacks=early_stopping(patience))
+    return fit(model, training.x, training.y, epochs=epochs, batch_size=batch_size,
+               validation_data=(training.x_validation, training.y_validation), callbacks=early_stopping(patience))
 
 
 @dataclass(frozen=True)
@@ -157,15 +187,16 @@ def fine_tune_recipe(
     n_layers: int = 29,
     head_epochs: int = 200,
     head_patience: int = 10,
-    epochs: int = 15,
+    copies: int = 2,
+    epochs: int = 10,
     learning_rate: float = 1e-4,
     batch_size: int = 64,
     validation_split: float = 0.1,
     patience: int = 5,
 ) -> FineTuningResult:
     """Lesson 05's recipe end to end: the base truncated at ``tap``; a head on its pooled features first;
-    then its top ``n_layers`` (BatchNorm frozen) fine-tuned with Adam on a cosine schedule from
-    ``learning_rate``, early stopping on validation accuracy."""
+    then its top ``n_layers`` (BatchNorm frozen) fine-tuned on the images and ``copies`` shifted copies
+    with Adam on a cosine schedule from ``learning_rate``, early stopping on validation accuracy."""
     data = load_dataset(dataset, n_train, n_test)
     base = truncate(build_backbone("mobilenet_v2", size=size, weights="imagenet"), tap)
     cut = cut_layer(base, n_layers)
@@ -176,6 +207,6 @@ def fine_tune_recipe(
     model = build_top_model(base, cut, head)
     head_accuracy = accuracy(model, test, data.y_test)
     unfreeze_top(base, n_layers)
-    run = fine_tune(model, train, data.y_train, learning_rate, epochs, batch_size=batch_size,
-                    validation_split=validation_split, patience=patience)
+    training = augmented_training_set(data.x_train, data.y_train, train, cut, size, copies, validation_split)
+    run = fine_tune(model, training, learning_rate, epochs, batch_size=batch_size, patience=patience)
     return FineTuningResult(data.name, cut, tap, head_accuracy, accuracy(model, test, data.y_test), head_run, run)

@@ -117,3 +117,28 @@ def test_bad_size_and_backbone_are_rejected(fashion_small) -> None:
 def test_naive_memory_of_the_whole_dataset() -> None:
     assert data.bytes_as_float32(70000, 96) == 70000 * 96 * 96 * 3 * 4
     assert data.bytes_as_float32(70000, 96) / 1e9 == pytest.approx(7.74, abs=0.01)
+
+
+def test_shifted_copies_move_each_image_by_at_most_max_shift() -> None:
+    from helpers.data import shifted_copies
+
+    image = np.zeros((1, 28, 28), np.uint8)
+    image[0, 13, 13] = 255  # one bright pixel: its new position is the shift
+    moved = shifted_copies(np.repeat(image, 50, axis=0), copies=2, max_shift=2, seed=3)
+    assert moved.shape == (100, 28, 28) and moved.dtype == np.uint8
+    rows, columns = moved.max(axis=2).argmax(axis=1), moved.max(axis=1).argmax(axis=1)  # where the pixel went
+    assert set(np.unique(rows)) <= set(range(11, 16)) and set(np.unique(columns)) <= set(range(11, 16))
+    assert len(set(zip(rows, columns))) > 10  # shifts vary between images
+    assert int(moved.sum()) == 100 * 255  # nothing falls off the edge at this distance
+    np.testing.assert_array_equal(moved, shifted_copies(np.repeat(image, 50, axis=0), copies=2, max_shift=2, seed=3))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"copies": -1}, "copies must be a whole number >= 0, got -1"),
+    ({"copies": 1, "max_shift": 28}, r"max_shift must be a whole number of pixels in \[0, 27\], got 28"),
+])
+def test_shifted_copies_reject_bad_settings(kwargs, message) -> None:
+    from helpers.data import shifted_copies
+
+    with pytest.raises(ValueError, match=message):
+        shifted_copies(np.zeros((2, 28, 28), np.uint8), **kwargs)

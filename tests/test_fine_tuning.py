@@ -114,11 +114,28 @@ def test_fine_tune_recompiles_so_newly_unfrozen_layers_train() -> None:
     watched = [base.get_layer("block_10_expand")]
     before = fine_tuning.weights_of(watched)
     unfreeze_top(base, 29)
-    run = fine_tuning.fine_tune(model, x, y, learning_rate=1e-3, epochs=2, schedule="constant")
+    training = fine_tuning.TrainingSet(x[:48], y[:48], x[48:], y[48:])
+    run = fine_tuning.fine_tune(model, training, learning_rate=1e-3, epochs=2, schedule="constant")
     assert fine_tuning.largest_change(before, watched) > 1e-5
     assert len(run.history["loss"]) == 2 and "val_accuracy" in run.history
     with pytest.raises(ValueError, match="schedule must be 'cosine' or 'constant', got 'step'"):
-        fine_tuning.fine_tune(model, x, y, learning_rate=1e-3, epochs=1, schedule="step")
+        fine_tuning.fine_tune(model, training, learning_rate=1e-3, epochs=1, schedule="step")
+
+
+@pytest.mark.slow
+def test_augmented_training_set_holds_out_validation_images_uncopied(fashion_small, isolated_cache) -> None:
+    images, labels = fashion_small.x_train[:40], fashion_small.y_train[:40]
+    activations = extract_features(images, "mobilenet_v2", 96, layer="block_9_add", pooled=False)
+    training = fine_tuning.augmented_training_set(images, labels, activations, "block_9_add", copies=2,
+                                                  validation_split=0.25)
+    assert training.x.shape == (90, 6, 6, 64) and training.x_validation.shape == (10, 6, 6, 64)
+    np.testing.assert_array_equal(training.x[:30], activations[:30])  # the originals come first
+    np.testing.assert_array_equal(training.x_validation, activations[30:])
+    np.testing.assert_array_equal(training.y, np.tile(labels[:30], 3))
+    np.testing.assert_array_equal(training.y_validation, labels[30:])
+    assert not np.allclose(training.x[30:60], activations[:30])  # the copies are moved images
+    with pytest.raises(ValueError, match="one activation and one label per image"):
+        fine_tuning.augmented_training_set(images, labels[:39], activations, "block_9_add")
 
 
 def test_cosine_schedule_decays_to_zero() -> None:
