@@ -19,7 +19,7 @@ from helpers import grading
 
 REPO = Path(__file__).resolve().parents[1]
 LESSON = "01_data_preparation"  # only autograded tasks, light in the quick profile
-CELL_TIMEOUT = os.environ.get("COURSE_TEST_CELL_TIMEOUT", "90")  # above the lesson's slowest quick cell
+CELL_TIMEOUT = os.environ.get("COURSE_TEST_CELL_TIMEOUT", "60")  # well above the lesson's slowest quick cell
 HIDDEN_MARKERS = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "BEGIN SOLUTION", "END SOLUTION")
 
 
