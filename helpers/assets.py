@@ -312,11 +312,8 @@ def _download(asset: Asset) -> Path:
 def _record_trusted(asset: Asset, sha: str) -> None:
     trusted = _trusted_hashes()
     trusted[asset.name] = sha
-    target = _trusted_downloads_file()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".part")
-    tmp.write_text(json.dumps(trusted, indent=1, sort_keys=True))
-    os.replace(tmp, target)
+    text = json.dumps(trusted, indent=1, sort_keys=True)
+    write_atomically(_trusted_downloads_file(), lambda file: file.write(text.encode()))
 
 
 def _how_to_provide(asset: Asset) -> str:

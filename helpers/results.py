@@ -7,7 +7,6 @@ course cache, written atomically.
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,11 +54,8 @@ def record(name: str, measured: float, **settings: Any) -> float:
     """Store a measured figure with the settings that produced it; returns the value."""
     stored = load()
     stored[name] = {"measured": float(measured), "settings": settings, "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    target = results_file()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f"{target.name}.{os.getpid()}.part")
-    tmp.write_text(json.dumps(stored, indent=1, sort_keys=True))
-    os.replace(tmp, target)
+    text = json.dumps(stored, indent=1, sort_keys=True)
+    assets.write_atomically(results_file(), lambda file: file.write(text.encode()))
     return float(measured)
 
 
