@@ -12,7 +12,7 @@ setup:            ## create .venv with the pinned environment and the helpers pa
 	$(PY) -m helpers doctor
 
 test:             ## helpers, notebooks (nbval, quick profile), grading (real nbgrader runs)
-	COURSE_PROFILE=quick $(PY) -m pytest tests solutions --nbval-lax --nbval-current-env -p no:cacheprovider --durations=15
+	COURSE_PROFILE=quick $(PY) -m pytest -n 2 tests solutions --nbval-lax --nbval-current-env -p no:cacheprovider --durations=15
 
 course:           ## execute every lesson (full profile) into build/, with per-lesson times
 	$(PY) -m helpers run

@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import REPO
+from conftest import REPO, worker_group
 from helpers.runner import all_lessons
 
 LESSONS = all_lessons(REPO)
@@ -114,3 +114,13 @@ def validate_inverted(path: Path) -> str:
 def test_blank_student_version_fails_every_test(lesson: str) -> None:
     output = validate_inverted(REPO / "lessons" / lesson / f"{lesson}.ipynb")
     assert "Success! The notebook does not pass any tests." in output, output[-3000:]
+
+
+def test_a_lessons_cells_run_after_its_student_version_on_one_worker() -> None:
+    student = f"tests/test_notebooks.py::test_blank_student_version_fails_every_test[{LESSONS[4]}]"
+    cells = [f"solutions/{LESSONS[4]}/{LESSONS[4]}.ipynb::Cell {i}" for i in (0, 7)]
+    assert {worker_group(nodeid) for nodeid in [student, *cells]} == {LESSONS[4]}
+    assert worker_group("tests/test_grading.py::test_match_lesson[a-b]") == worker_group("tests/test_grading.py::test_x")
+    assert worker_group(f"solutions/{LESSONS[3]}/{LESSONS[3]}.ipynb::Cell 0") != LESSONS[4]
+    regenerated = f"tests/test_notebooks.py::test_lessons_are_exactly_what_nbgrader_generates[{LESSONS[4]}]"
+    assert worker_group(regenerated) == "tests/test_notebooks.py"

@@ -1,7 +1,10 @@
 """The first cell of every lesson: setup() and lesson_parameters()."""
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -66,3 +69,24 @@ def test_setup_seeds_make_runs_repeatable() -> None:
     first = np.random.rand(3)
     helpers.setup(seed=3, check_assets=False)
     np.testing.assert_array_equal(first, np.random.rand(3))
+
+
+SETUP_THEN_WRITE_TO_FD_2 = (
+    "import os, helpers\n"
+    "helpers.setup(check_assets=False)\n"
+    "os.write(2, b'written after setup\\n')\n"
+    "import tensorflow as tf\n"
+    "print(os.environ['TF_ENABLE_ONEDNN_OPTS'], tf.__version__)\n"
+)
+
+
+@pytest.mark.parametrize("chosen, expected", [(None, "1"), ("0", "0")])
+def test_setup_turns_on_onednn_unless_chosen_and_keeps_its_start_up_notes_out(chosen, expected) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    if chosen is not None:
+        env["TF_ENABLE_ONEDNN_OPTS"] = chosen
+    done = subprocess.run([sys.executable, "-c", SETUP_THEN_WRITE_TO_FD_2], env=env, capture_output=True,
+                          text=True, timeout=120, check=True)
+    assert done.stdout.splitlines()[-1].split()[0] == expected
+    assert "oneDNN custom operations" not in done.stderr  # silenced while TensorFlow loads
+    assert "written after setup" in done.stderr  # and the descriptor works again afterwards
