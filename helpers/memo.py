@@ -6,13 +6,16 @@ result. This is what makes a second run of the course fast: lessons call their t
 helpers through it, and a warm run reads the figures the first run measured.
 
 The key covers the function's module and name, every argument (arrays by their bytes,
-Keras models by their weights and configuration) and the source code of the ``helpers``
-package, so editing a helper or changing the data recomputes. Results are pickled (they are
-dataclasses and dicts of floats) into this user's own cache directory, written atomically;
-an unreadable entry is recomputed, never trusted. ``COURSE_FRESH=1`` recomputes everything.
+dataclasses by their fields, Keras models by their structure without automatic layer names,
+their trainable flags and their weights) and the source of the function's module and of every
+``helpers`` module it imports, directly or not. Editing such a helper or changing the data
+recomputes; editing an unrelated one (a plot) keeps the results. Results (figures, curves,
+even Keras models) are pickled into this user's own cache directory, written atomically; an
+unreadable entry is recomputed, never trusted. ``COURSE_FRESH=1`` recomputes everything.
 """
 from __future__ import annotations
 
+import ast
 import dataclasses
 import hashlib
 import json
@@ -80,20 +83,49 @@ def results_cache_dir() -> Path:
 
 
 def call_key(function: Callable[..., Any], args: tuple, kwargs: dict[str, Any]) -> str:
-    """A hex key that changes when the function, any argument or the helpers' code changes."""
-    digest = hashlib.sha256(f"{MEMO_FORMAT}:{function.__module__}.{function.__qualname__}:{code_digest()}".encode())
+    """A hex key that changes when the function, any argument or the helpers code it uses changes."""
+    name = f"{function.__module__}.{function.__qualname__}"
+    digest = hashlib.sha256(f"{MEMO_FORMAT}:{name}:{code_digest(function.__module__)}".encode())
     _feed(digest, list(args))
     _feed(digest, dict(sorted(kwargs.items())))
     return digest.hexdigest()[:32]
 
 
-@lru_cache(maxsize=1)
-def code_digest() -> str:
-    """SHA-256 over the source files of the ``helpers`` package."""
+@lru_cache(maxsize=None)
+def code_digest(module: str) -> str:
+    """SHA-256 over the source files of ``helper_sources(module)``."""
     digest = hashlib.sha256()
-    for source in sorted(Path(__file__).parent.glob("*.py")):
+    for source in helper_sources(module):
         digest.update(source.name.encode() + source.read_bytes())
     return digest.hexdigest()
+
+
+def helper_sources(module: str) -> list[Path]:
+    """``helpers/__init__.py``, the source of ``module`` when it is a helpers module, and that of every
+    helpers module it imports, directly or through others (imports inside functions count), sorted."""
+    package = Path(__file__).parent
+    found = {package / "__init__.py"}
+    pending = [module]
+    while pending:
+        source = package / f"{pending.pop().removeprefix('helpers.')}.py"
+        if source not in found and source.is_file():
+            found.add(source)
+            pending.extend(_imported_helpers(source))
+    return sorted(found)
+
+
+def _imported_helpers(source: Path) -> list[str]:
+    """The ``helpers.*`` names in one file's import statements (``from helpers import x`` gives
+    ``helpers.x``, which is a module or, for names of ``__init__``, no file)."""
+    names: list[str] = []
+    for node in ast.walk(ast.parse(source.read_text(), filename=str(source))):
+        if isinstance(node, ast.ImportFrom) and node.module == "helpers":
+            names += [f"helpers.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("helpers."):
+            names.append(node.module)
+        elif isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names if alias.name.startswith("helpers.")]
+    return names
 
 
 def _feed(digest: Any, value: Any) -> None:

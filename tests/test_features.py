@@ -54,3 +54,14 @@ def test_random_weights_are_never_cached(fashion_small, isolated_cache) -> None:
     out = features.extract_features(fashion_small.x_train[:2], "resnet50", size=32, weights=None)
     assert out.shape == (2, 2048)
     assert not (isolated_cache / "features").exists()
+
+
+def test_extraction_time_pays_the_set_up_once_and_scales_only_the_pass(fashion_small) -> None:
+    sample = fashion_small.x_train[:32]
+    timed = features.time_extraction(sample, 4000, layer="block_13_expand_relu")
+    assert timed.n_images == 4000 and timed.setup_seconds > 0 and timed.images_per_second > 0
+    assert timed.seconds == pytest.approx(timed.setup_seconds + 4000 / timed.images_per_second)
+    # scaling the set-up with the pass (what the lesson once did) would charge it 125 times
+    assert timed.seconds < 4000 / len(sample) * timed.setup_seconds
+    with pytest.raises(ValueError, match="n_images must be a positive int, got 0"):
+        features.time_extraction(sample, 0)

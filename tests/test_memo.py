@@ -49,8 +49,18 @@ def test_any_change_of_an_argument_computes_again(other: tuple) -> None:
 
 def test_the_key_covers_the_helpers_source_code(monkeypatch: pytest.MonkeyPatch) -> None:
     before = memo.call_key(scaled_sum, (np.arange(3),), {})
-    monkeypatch.setattr(memo, "code_digest", lambda: "edited")
+    monkeypatch.setattr(memo, "code_digest", lambda module: "edited")
     assert memo.call_key(scaled_sum, (np.arange(3),), {}) != before
+
+
+def test_the_key_covers_the_helpers_a_function_uses_and_only_those() -> None:
+    used = {path.name for path in memo.helper_sources("helpers.data_efficiency")}
+    # itself, what it imports (head_training, models, training, data) and what those import in turn
+    assert {"__init__.py", "data_efficiency.py", "head_training.py", "models.py", "training.py", "data.py",
+            "features.py", "backbones.py", "assets.py"} <= used
+    assert not used & {"plots.py", "grading.py", "fine_tuning.py", "viva.py", "memo.py"}
+    assert {path.name for path in memo.helper_sources("tests.test_memo")} == {"__init__.py"}
+    assert memo.code_digest("helpers.data_efficiency") != memo.code_digest("helpers.plots")
 
 
 def test_dataclasses_are_keyed_by_their_arrays(fashion_small: Dataset) -> None:
