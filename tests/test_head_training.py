@@ -76,11 +76,12 @@ def test_layer_accuracies_returns_one_accuracy_per_layer(fashion_small):
 
 
 @pytest.mark.slow
-def test_cached_head_epochs_are_much_faster_than_the_frozen_base(fashion_small):
+def test_speed_comparison_charges_the_cached_path_for_its_extraction(fashion_small):
+    # how much faster is measured by benchmarks/head_speedup.py, not asserted here
     result = head_training.compare_cached_vs_frozen(fashion_small.x_train, fashion_small.y_train, epochs=3)
     assert result.n_images == 64 and result.epochs == 3
-    assert result.speedup_per_epoch > 5
     assert result.cached_total_seconds > result.extraction_seconds > 0
+    assert result.frozen_total_seconds > 2 * result.frozen_epoch_seconds > 0  # three epochs, the median one doubled
     assert result.speedup_per_epoch == pytest.approx(result.frozen_epoch_seconds / result.cached_epoch_seconds)
 
 
