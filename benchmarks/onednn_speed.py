@@ -16,6 +16,9 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+
+import numpy as np
 
 MEASURE = """
 import json, sys, time
@@ -57,10 +60,6 @@ def measure(onednn: str, n: int, features_file: str) -> dict[str, float]:
 
 
 def main() -> int:
-    import tempfile
-
-    import numpy as np
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=2000, help="first N Fashion-MNIST training images")
     args = parser.parse_args()
