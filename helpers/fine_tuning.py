@@ -130,7 +130,7 @@ class TrainingSet:
 
 
 def augmented_training_set(images: Any, labels: Any, activations: np.ndarray, cut: str, size: int = 96,
-                           copies: int = 2, validation_split: float = 0.1, seed: int = 0) -> TrainingSet:
+                           copies: int = 1, validation_split: float = 0.1, seed: int = 0) -> TrainingSet:
     """The activations at ``cut`` of the training images plus ``copies`` shifted copies of them
     (``helpers.data.shifted_copies``), computed once and cached like any features. The last
     ``validation_split`` of the images is held out, never copied, so validation sees no shifted twin
@@ -187,7 +187,7 @@ def fine_tune_recipe(
     n_layers: int = 29,
     head_epochs: int = 200,
     head_patience: int = 10,
-    copies: int = 2,
+    copies: int = 1,
     epochs: int = 10,
     learning_rate: float = 1e-4,
     batch_size: int = 64,

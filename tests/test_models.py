@@ -93,3 +93,18 @@ def test_compile_uses_logits_loss_and_accuracy(transfer_model) -> None:
     models.compile_classifier(transfer_model, learning_rate=1e-4)
     assert transfer_model.loss.get_config()["from_logits"] is True
     assert float(transfer_model.optimizer.learning_rate) == pytest.approx(1e-4)
+
+
+def test_many_steps_per_execution_train_exactly_like_one() -> None:
+    # 150 samples in batches of 16: 10 steps per epoch, so a call of 32 steps ends inside the epoch
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(150, 8)).astype("float32"), rng.integers(0, 3, 150)
+    weights = []
+    for steps in (1, models.STEPS_PER_EXECUTION):
+        keras.utils.set_random_seed(7)
+        head = models.compile_classifier(models.build_head((8,), 3), learning_rate=1e-2, steps_per_execution=steps)
+        head.fit(x, y, epochs=3, batch_size=16, validation_split=0.2, verbose=0)
+        weights.append(head.get_weights())
+    assert models.STEPS_PER_EXECUTION > 1
+    for one, many in zip(*weights):
+        np.testing.assert_array_equal(one, many)

@@ -1,0 +1,52 @@
+"""Head training with one batch per call into TensorFlow versus STEPS_PER_EXECUTION.
+
+Lesson 03's best head (block_13_expand_relu features of the first N Fashion-MNIST
+images, early stopping) trained twice, seeded alike: prints both times and checks
+that the trained weights are identical, so only the overhead changed.
+
+    python benchmarks/steps_per_execution.py [--n 4000]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+from helpers import data, setup
+from helpers.head_training import pooled_features_at_layers
+from helpers.models import STEPS_PER_EXECUTION, build_head, compile_classifier
+from helpers.training import early_stopping, fit
+
+LAYER = "block_13_expand_relu"
+
+
+def train(features: np.ndarray, labels: np.ndarray, steps: int) -> tuple[float, int, list[np.ndarray]]:
+    import keras
+
+    keras.utils.set_random_seed(42)
+    head = compile_classifier(build_head((features.shape[1],)), steps_per_execution=steps)
+    start = time.perf_counter()
+    run = fit(head, features, labels, epochs=200, validation_split=0.1, callbacks=early_stopping(10))
+    return time.perf_counter() - start, len(run.history["loss"]), head.get_weights()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=4000, help="first N Fashion-MNIST training images")
+    args = parser.parse_args()
+    setup()
+    fashion = data.load_dataset("fashion_mnist", n_train=args.n, n_test=1)
+    features = pooled_features_at_layers(fashion.x_train, [LAYER])[LAYER]
+    one = train(features, fashion.y_train, 1)
+    many = train(features, fashion.y_train, STEPS_PER_EXECUTION)
+    identical = all(np.array_equal(a, b) for a, b in zip(one[2], many[2]))
+    for steps, (seconds, epochs, _) in ((1, one), (STEPS_PER_EXECUTION, many)):
+        print(f"steps_per_execution {steps:>3}: {seconds:6.1f} s for {epochs} epochs ({seconds / epochs * 1000:.0f} ms per epoch)")
+    print(f"time saved {1 - many[0] / one[0]:.0%}; trained weights identical: {identical}")
+    return 0 if identical else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
