@@ -96,7 +96,7 @@ def test_compile_uses_logits_loss_and_accuracy(transfer_model) -> None:
 
 
 def test_many_steps_per_execution_train_exactly_like_one() -> None:
-    # 150 samples in batches of 16: 10 steps per epoch, so a call of 32 steps ends inside the epoch
+    # 120 training rows in batches of 16: 8 steps per epoch, so every call of 32 steps stops at the epoch end
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(150, 8)).astype("float32"), rng.integers(0, 3, 150)
     weights = []
