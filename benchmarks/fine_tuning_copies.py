@@ -14,6 +14,7 @@ import sys
 from helpers import setup
 from helpers.fine_tuning import fine_tune_recipe
 
+N_TRAIN, N_TEST = 4000, 3000  # lesson 05's sizes
 LEARNING_RATES = {"fashion_mnist": 1e-4, "mnist": 3e-4}  # lesson 05's learning_rate and second_learning_rate
 
 
@@ -27,7 +28,7 @@ def main() -> int:
     print(f"{'dataset':<14} {'copies':>6} {'head':>6} {'fine-tuned':>10} {'epochs':>6} {'fit s':>7}")
     for dataset in args.datasets:
         for copies in args.copies:
-            result = fine_tune_recipe(dataset, 4000, 3000, copies=copies, epochs=args.epochs,
+            result = fine_tune_recipe(dataset, N_TRAIN, N_TEST, copies=copies, epochs=args.epochs,
                                       learning_rate=LEARNING_RATES[dataset])
             run = result.fine_tune_run
             print(f"{dataset:<14} {copies:>6} {result.head_accuracy:>6.3f} "

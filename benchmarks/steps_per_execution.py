@@ -10,26 +10,19 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
 import numpy as np
 
 from helpers import data, setup
-from helpers.head_training import pooled_features_at_layers
-from helpers.models import STEPS_PER_EXECUTION, build_head, compile_classifier
-from helpers.training import early_stopping, fit
+from helpers.head_training import pooled_features_at_layers, train_head
+from helpers.models import STEPS_PER_EXECUTION
 
 LAYER = "block_13_expand_relu"
 
 
 def train(features: np.ndarray, labels: np.ndarray, steps: int) -> tuple[float, int, list[np.ndarray]]:
-    import keras
-
-    keras.utils.set_random_seed(42)
-    head = compile_classifier(build_head((features.shape[1],)), steps_per_execution=steps)
-    start = time.perf_counter()
-    run = fit(head, features, labels, epochs=200, validation_split=0.1, callbacks=early_stopping(10))
-    return time.perf_counter() - start, len(run.history["loss"]), head.get_weights()
+    head, run = train_head(features, labels, epochs=200, validation_split=0.1, patience=10, steps_per_execution=steps)
+    return run.seconds, len(run.history["loss"]), head.get_weights()
 
 
 def main() -> int:

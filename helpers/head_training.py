@@ -18,7 +18,7 @@ from helpers import features as feature_cache
 from helpers.backbones import build_backbone
 from helpers.data import adapted_dataset, check_images
 from helpers.features import compute_features
-from helpers.models import build_head, build_transfer_model, compile_classifier
+from helpers.models import STEPS_PER_EXECUTION, build_head, build_transfer_model, compile_classifier
 from helpers.training import TrainingRun, accuracy, early_stopping, fit
 
 
@@ -89,6 +89,7 @@ def train_head(
     patience: int | None = None,
     num_classes: int = 10,
     seed: int = 42,
+    steps_per_execution: int = STEPS_PER_EXECUTION,
 ) -> tuple[Any, TrainingRun]:
     """Train Dropout + Dense logits (Adam, cross-entropy on logits) on cached pooled features.
 
@@ -105,7 +106,7 @@ def train_head(
     if patience is not None and validation_split <= 0:
         raise ValueError("early stopping (patience) needs a validation split > 0 to watch")
     keras.utils.set_random_seed(seed)
-    head = compile_classifier(build_head((array.shape[1],), num_classes, dropout), learning_rate)
+    head = compile_classifier(build_head((array.shape[1],), num_classes, dropout), learning_rate, steps_per_execution)
     run = fit(head, array, np.asarray(labels), epochs=epochs, batch_size=batch_size,
               validation_split=validation_split, callbacks=early_stopping(patience))
     return head, run
