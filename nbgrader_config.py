@@ -40,6 +40,6 @@ c.Execute.iopub_timeout = 60
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import GetGrades  # noqa: E402
 
-from helpers.grading import HideTestCode  # noqa: E402
+from helpers.infra.grading import HideTestCode  # noqa: E402
 
 c.GenerateFeedback.preprocessors = [GetGrades, HideTestCode, CSSHTMLHeaderPreprocessor]

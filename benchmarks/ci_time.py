@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from helpers import results
+from helpers.infra import results
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET_SECONDS = 900

@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from helpers import results
+from helpers.infra import results
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import nbformat
 
-from helpers import grading
+from helpers.infra import grading
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET_SECONDS = 300

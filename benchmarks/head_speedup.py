@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from helpers import data, results, setup
+from helpers import data, setup
+from helpers.infra import results
 from helpers.head_training import compare_cached_vs_frozen
 
 TARGET_PER_EPOCH = 20.0

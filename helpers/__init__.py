@@ -102,7 +102,7 @@ def setup(seed: int = DEFAULT_SEED, check_assets: bool = True) -> None:
 
     plots.use_course_style()
     if check_assets:
-        from helpers import assets
+        from helpers.infra import assets
 
         missing = assets.unavailable_locally()
         if missing and assets.mirror_dir() is not None:

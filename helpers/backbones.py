@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from helpers import assets
+from helpers.infra import assets
 
 MOBILENET_WEIGHT_SIZES = (96, 128, 160, 192, 224)
 

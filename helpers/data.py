@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from helpers import assets
+from helpers.infra import assets
 from helpers.backbones import Backbone, check_size, get_backbone
 
 IMAGES_MAGIC = 2051

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from helpers import assets
+from helpers.infra import assets
 from helpers.backbones import build_backbone, get_backbone
 from helpers.data import adapted_dataset, check_images
 

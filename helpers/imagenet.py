@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from helpers import assets
+from helpers.infra import assets
 from helpers.backbones import build_backbone, get_backbone
 
 CLASSIFIER_SIZE = 224

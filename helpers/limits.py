@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from helpers import results
+from helpers.infra import results
 from helpers.data import Dataset
 from helpers.features import extract_features
 from helpers.head_training import train_head

@@ -17,17 +17,10 @@ from numbers import Integral
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, Sequence
 
+from helpers.infra.lessons import FOLDERS
+
 BANK_FILE = Path(__file__).with_name("question_bank.json")
-LESSONS = (
-    "01_data_preparation",
-    "02_feature_extraction",
-    "03_training_the_head",
-    "04_scratch_baseline",
-    "05_fine_tuning",
-    "06_exercises",
-    "07_limits_of_transfer",
-    "08_viva_review",
-)
+LESSONS = FOLDERS
 REQUIRED_KEYS = ("id", "lesson", "question", "answer")
 OPTIONAL_KEYS = ("choices", "correct")
 LETTERS = "abcd"
@@ -250,7 +243,7 @@ def recorded_figures(names: Sequence[str] | None = None) -> dict[str, float | st
 
     By default: VIVA_FIGURES plus every other recorded accuracy.
     """
-    from helpers import results
+    from helpers.infra import results
 
     stored = results.load()
     if names is None:
@@ -260,7 +253,7 @@ def recorded_figures(names: Sequence[str] | None = None) -> dict[str, float | st
 
 def describe_figure(name: str) -> str:
     """A figure's description from helpers.results.TARGETS, or its name."""
-    from helpers import results
+    from helpers.infra import results
 
     target = results.TARGETS.get(name)
     return target.description if target else name.replace("_", " ")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import assets
+from helpers.infra import assets
 
 DIGITS = "mnist/train-labels-idx1-ubyte"
 WEIGHTS = "mobilenet_v2_96_no_top"

@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers import grading
+from helpers.infra import grading
 
 REPO = Path(__file__).resolve().parents[1]
 LESSON = "01_data_preparation"  # only autograded tasks, light in the quick profile

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers import results
+from helpers.infra import results
 from helpers.data import load_dataset
 from helpers.limits import (
     DIGIT_FEATURES, IMAGENET_FEATURES, SCRATCH, TransferTable, compare_sources, decision_table, format_decisions,

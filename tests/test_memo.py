@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import memo
+from helpers.infra import memo
 from helpers.data import Dataset
 
 CALLS: list[tuple] = []
@@ -114,7 +114,7 @@ def test_dataclass_results_come_back_equal() -> None:
 
 MODEL_KEY = """
 import sys, keras, numpy as np
-from helpers import memo
+from helpers.infra import memo
 for _ in range(int(sys.argv[1])):  # layers and models built before shift the automatic names
     keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
 model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2), keras.layers.Dense(2)])

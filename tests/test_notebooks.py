@@ -17,10 +17,10 @@ import nbformat
 import pytest
 
 from conftest import REPO, worker_group
-from helpers import grading
-from helpers.runner import all_lessons
+from helpers.infra import grading
+from helpers.infra.lessons import FOLDERS
 
-LESSONS = all_lessons(REPO)
+LESSONS = list(FOLDERS)
 NBGRADER = [sys.executable, "-m", "nbgrader"]
 
 
@@ -57,6 +57,7 @@ def test_the_course_has_its_lessons_in_order() -> None:
     assert LESSONS == sorted(LESSONS) and len(LESSONS) >= 5
     assert [name[:2] for name in LESSONS] == [f"{i:02d}" for i in range(1, len(LESSONS) + 1)]
     assert sorted(p.name for p in (REPO / "lessons").iterdir() if p.is_dir()) == LESSONS
+    assert sorted(p.parent.name for p in (REPO / "solutions").glob("*/*.ipynb") if p.stem == p.parent.name) == LESSONS
 
 
 @pytest.mark.parametrize("lesson", LESSONS)

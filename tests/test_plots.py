@@ -310,7 +310,7 @@ def test_feature_maps_rejects_a_batch():
 def test_photo_predictions_captions_images_of_different_sizes(fashion):
     from PIL import Image
 
-    from helpers import assets
+    from helpers.infra import assets
 
     photo = np.asarray(Image.open(assets.fetch("images/parrot.jpg")).convert("RGB"))
     images = [photo, fashion.x_test[0]]

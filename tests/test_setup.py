@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import helpers
-from helpers import assets
+from helpers.infra import assets
 
 
 def test_defaults_in_the_full_profile(monkeypatch) -> None:

@@ -193,7 +193,7 @@ def test_architecture_figures_are_the_course_facts():
 
 
 def test_recorded_figures_read_the_results_store(isolated_cache):
-    from helpers import results
+    from helpers.infra import results
 
     assert viva.recorded_figures()["fashion_frozen_accuracy"] == viva.NOT_MEASURED
     results.record("fashion_frozen_accuracy", 0.871, epochs=5)

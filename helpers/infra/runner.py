@@ -7,7 +7,9 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from helpers.infra.lessons import FOLDERS, lesson_named
+
+REPO = Path(__file__).resolve().parents[2]
 CELL_TIMEOUT_SECONDS = 1200
 
 
@@ -18,23 +20,11 @@ class LessonRun:
     status: str  # "ok" or the error
 
 
-def all_lessons(course_dir: Path = REPO) -> list[str]:
-    """Lesson folder names in course order (every solutions/NN_name holding NN_name.ipynb)."""
-    return sorted(p.parent.name for p in (course_dir / "solutions").glob("*/*.ipynb") if p.stem == p.parent.name)
-
-
-def resolve_lessons(requested: list[str], course_dir: Path = REPO) -> list[str]:
+def resolve_lessons(requested: list[str]) -> list[str]:
     """Full lesson names for the request ('03', '03_training_the_head'); all when empty."""
-    known = all_lessons(course_dir)
     if not requested:
-        return known
-    chosen = []
-    for name in requested:
-        matches = [lesson for lesson in known if lesson == name or lesson.startswith(f"{name}_")]
-        if len(matches) != 1:
-            raise ValueError(f"unknown lesson {name!r}; expected one of: {', '.join(known)} (or their numbers)")
-        chosen.append(matches[0])
-    return chosen
+        return list(FOLDERS)
+    return [lesson_named(name).folder for name in requested]
 
 
 def execute_lesson(lesson: str, build_dir: Path, course_dir: Path = REPO) -> LessonRun:

@@ -27,7 +27,7 @@ from typing import Any, Callable, TypeVar
 
 import numpy as np
 
-from helpers import assets
+from helpers.infra import assets
 
 T = TypeVar("T")
 MEMO_FORMAT = 1
@@ -103,11 +103,11 @@ def code_digest(module: str) -> str:
 def helper_sources(module: str) -> list[Path]:
     """``helpers/__init__.py``, the source of ``module`` when it is a helpers module, and that of every
     helpers module it imports, directly or through others (imports inside functions count), sorted."""
-    package = Path(__file__).parent
+    package = Path(__file__).parents[1]
     found = {package / "__init__.py"}
     pending = [module]
     while pending:
-        source = package / f"{pending.pop().removeprefix('helpers.')}.py"
+        source = package.joinpath(*pending.pop().removeprefix("helpers.").split(".")).with_suffix(".py")
         if source not in found and source.is_file():
             found.add(source)
             pending.extend(_imported_helpers(source))
@@ -119,10 +119,8 @@ def _imported_helpers(source: Path) -> list[str]:
     ``helpers.x``, which is a module or, for names of ``__init__``, no file)."""
     names: list[str] = []
     for node in ast.walk(ast.parse(source.read_text(), filename=str(source))):
-        if isinstance(node, ast.ImportFrom) and node.module == "helpers":
-            names += [f"helpers.{alias.name}" for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("helpers."):
-            names.append(node.module)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "helpers":
+            names += [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
         elif isinstance(node, ast.Import):
             names += [alias.name for alias in node.names if alias.name.startswith("helpers.")]
     return names

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from helpers import assets
+from helpers.infra import assets
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ from nbgrader.preprocessors import ClearHiddenTests
 from sqlalchemy.exc import SAWarning
 from traitlets.config.loader import PyFileConfigLoader
 
-from helpers.runner import all_lessons
+from helpers.infra.lessons import FOLDERS
 
 COLUMNS = ("student", "lesson", "score", "max_score", "status", "message", "feedback")
 GRADEBOOK = "gradebook"
@@ -121,15 +121,17 @@ class _Found:
 
 def course_root(course_dir: Path | None = None) -> Path:
     """The nbgrader course directory: ``course_dir`` or this repository."""
-    root = Path(course_dir) if course_dir is not None else Path(__file__).resolve().parents[1]
+    root = Path(course_dir) if course_dir is not None else Path(__file__).resolve().parents[2]
     if not (root / "nbgrader_config.py").is_file():
         raise ValueError(f"expected an nbgrader course directory holding nbgrader_config.py, got {root}")
     return root.resolve()
 
 
 def lesson_names(course_dir: Path | None = None) -> list[str]:
-    """Lessons with a source notebook: ``solutions/NN_name/NN_name.ipynb``, in order."""
-    return all_lessons(course_root(course_dir))
+    """The course's lessons (``helpers.infra.lessons``) whose source notebook
+    ``solutions/NN_name/NN_name.ipynb`` exists in this course directory, in order."""
+    root = course_root(course_dir)
+    return [name for name in FOLDERS if (root / "solutions" / name / f"{name}.ipynb").is_file()]
 
 
 def _api(root: Path, release_directory: str | None = None) -> NbGraderAPI:
