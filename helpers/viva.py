@@ -1,4 +1,4 @@
-"""The viva question bank (helpers/question_bank.json), the self-quiz and the course's figures.
+"""The viva question bank (helpers/question_bank/<lesson>.json), the self-quiz and the course's figures.
 
 The bank is data: instructors extend it without touching code. Each item has
 ``id`` (unique), ``question``, ``answer`` (a model answer), ``lesson`` (a lesson
@@ -19,7 +19,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 from helpers.infra.lessons import FOLDERS
 
-BANK_FILE = Path(__file__).with_name("question_bank.json")
+BANK_DIR = Path(__file__).with_name("question_bank")  # one JSON list per lesson folder
 LESSONS = FOLDERS
 REQUIRED_KEYS = ("id", "lesson", "question", "answer")
 OPTIONAL_KEYS = ("choices", "correct")
@@ -37,12 +37,19 @@ VIVA_FIGURES = (
 # ----------------------------------------------------------------- the bank
 
 
-def load_bank(path: Path | str = BANK_FILE) -> list[dict[str, Any]]:
-    """Every question of the bank, in file order, after checking it (ValueError on a bad item)."""
-    try:
-        items = json.loads(Path(path).read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"question bank {path} is not valid JSON: {error}") from None
+def load_bank(path: Path | str = BANK_DIR) -> list[dict[str, Any]]:
+    """Every question of the bank after checking it (ValueError on a bad item): a folder holding one
+    ``<lesson>.json`` list per lesson, read in lesson order, or one JSON file."""
+    source = Path(path)
+    files = [source / f"{lesson}.json" for lesson in LESSONS] if source.is_dir() else [source]
+    items: list[Any] = []
+    for file in files:
+        if not file.is_file() and source.is_dir():
+            continue
+        try:
+            items += json.loads(file.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as error:
+            raise ValueError(f"question bank {file} is not valid JSON: {error}") from None
     validate_bank(items)
     return items
 
