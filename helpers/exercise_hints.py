@@ -3,7 +3,7 @@
 Hints come in levels: ``show_hint("06_pooled_features")`` prints the first,
 ``show_hint("06_pooled_features", level=2)`` the first two, and so on. Each
 level says more, none prints the answer. Keys are the grade_ids of the
-answer cells in lessons 06 and 07.
+answer cells in lessons 06 and 08.
 """
 from __future__ import annotations
 
@@ -37,12 +37,12 @@ HINTS: dict[str, tuple[str, ...]] = {
         "ResNet50's preprocess_input lives in keras.applications.resnet50; it expects raw 0-255 RGB pixels and "
         "may overwrite a float numpy input in place: pass it a copy.",
     ),
-    "07_kernel_adaptation": (
+    "08_kernel_adaptation": (
         "On a gray image R = G = B, so a 3-channel kernel sees the same pixel three times.",
         "Repeat the kernel along axis 2 (its input-channel axis) to get 3 channels.",
         "Three copies of the same product add up to three times the original output: divide by 3.",
     ),
-    "07_reading_table": (
+    "08_reading_table": (
         "table.accuracies is a dict from approach name to test accuracy; use it, do not type numbers.",
         "max(d, key=d.get) gives the key with the largest value.",
         "A difference in percentage points is 100 * (a - b).",

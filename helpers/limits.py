@@ -1,6 +1,6 @@
 """When transfer does not help: features from a narrow source domain, measured.
 
-Lesson 07 compares three ways to classify a small labelled Fashion-MNIST set:
+Lesson 08 compares three ways to classify a small labelled Fashion-MNIST set:
 
 1. a digit CNN trained on MNIST, reused as a frozen feature extractor + a new head;
 2. ImageNet MobileNetV2 features (frozen, pooled) + the same kind of head;

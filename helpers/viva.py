@@ -6,7 +6,7 @@ folder name such as ``03_training_the_head``) and, for multiple-choice items,
 ``choices`` (3 or 4 strings) and ``correct`` (the index of the right choice).
 The bank is checked every time it is loaded, so a bad edit fails loudly with the
 item's id. Every lesson's "check your understanding" section shows that
-lesson's questions; lesson 08 draws a seeded quiz from the multiple-choice ones.
+lesson's questions; lesson 10 draws a seeded quiz from the multiple-choice ones.
 """
 from __future__ import annotations
 

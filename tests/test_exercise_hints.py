@@ -25,7 +25,7 @@ def test_unknown_task_and_bad_level_are_refused():
 
 def test_every_hint_belongs_to_a_graded_cell_of_lessons_06_and_07():
     grade_ids = set()
-    for lesson in ("06_exercises", "07_limits_of_transfer"):
+    for lesson in ("06_exercises", "08_limits_of_transfer"):
         notebook = json.loads((REPO / "solutions" / lesson / f"{lesson}.ipynb").read_text())
         grade_ids |= {cell["metadata"]["nbgrader"]["grade_id"] for cell in notebook["cells"]
                       if "nbgrader" in cell["metadata"]}
