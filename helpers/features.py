@@ -1,27 +1,25 @@
-"""Batched feature extraction at any named layer, cached on disk.
+"""Batched feature extraction at any named layer or layers, kept in the course cache.
 
-The cache key covers everything that changes the result: backbone, weights
-(the SHA-256 of the weights file), image size, tap layer, pooling and the exact
-image bytes. Features computed with random weights (``weights=None``) are never
-cached. Files are written to a temporary name and renamed, so an interrupted
-run never leaves a half-written cache entry behind.
+``extract_features`` and ``features_at_layers`` are cached (``helpers.infra.cache``): the key
+covers the image bytes, every setting, the code of the helpers that compute the features and
+where the weights came from. ``compute_features`` is the same computation without the cache,
+for timing it.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from helpers.infra import assets
-from helpers.backbones import build_backbone, get_backbone
+from helpers.backbones import build_backbone
 from helpers.data import adapted_dataset, check_images
+from helpers.infra.cache import cached
 
-CACHE_FORMAT = 1
+if TYPE_CHECKING:
+    import keras
 
 
 def feature_model(
@@ -30,56 +28,32 @@ def feature_model(
     weights: str | None = "imagenet",
     layer: str | None = None,
     pooled: bool = True,
-) -> Any:
+    seed: int = 0,
+) -> keras.Model:
     """A frozen model from adapted images to the output of ``layer`` (the last layer by default),
-    global-average-pooled to a vector when ``pooled``."""
+    global-average-pooled to a vector when ``pooled``. With ``weights=None`` the base's random
+    initial weights are drawn with ``seed``."""
+    return layers_model(backbone, size, weights, [layer], pooled, seed)
+
+
+def layers_model(
+    backbone: str, size: int, weights: str | None, layers: Sequence[str | None], pooled: bool, seed: int = 0,
+) -> keras.Model:
+    """A frozen model with one output per named layer (None: the last layer), each pooled when ``pooled``."""
     import keras
 
-    base = build_backbone(backbone, size=size, weights=weights)
-    if layer is None:
-        tap = base.output
-    else:
-        names = [l.name for l in base.layers]
-        if layer not in names:
-            raise ValueError(f"{backbone} has no layer {layer!r}; expected one of its {len(names)} layer names, e.g. {names[-1]!r}")
-        tap = base.get_layer(layer).output
-    if pooled:
-        tap = keras.layers.GlobalAveragePooling2D(name="pool")(tap)
-    return keras.Model(base.input, tap, name=f"{backbone}_{layer or 'top'}_features")
-
-
-def weights_id(backbone: str, size: int, weights: str | None) -> str | None:
-    """The SHA-256 of the weights file in use, or None when the weights are random."""
     if weights is None:
-        return None
-    asset_name = get_backbone(backbone).weights_asset(size)
-    if asset_name is None:  # downloaded by Keras, no asset entry: identify by name
-        return f"{backbone}-imagenet-keras"
-    return assets.payload_sha256(assets.fetch(asset_name))
-
-
-def cache_key(images: np.ndarray, backbone: str, size: int, weights_sha: str, layer: str | None, pooled: bool) -> str:
-    """A hex key that changes whenever anything that affects the features changes."""
-    data = hashlib.sha256(np.ascontiguousarray(images).tobytes())
-    data.update(f"{images.shape}{images.dtype}".encode())
-    description = {
-        "format": CACHE_FORMAT, "backbone": backbone, "size": size, "weights": weights_sha,
-        "layer": layer, "pooled": pooled, "data": data.hexdigest(),
-    }
-    return hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()[:32]
-
-
-def features_cache_dir() -> Path:
-    return assets.cache_dir() / "features"
-
-
-def cache_path(images: np.ndarray, backbone: str, size: int, weights_sha: str, layer: str | None, pooled: bool) -> Path:
-    """The cache file of one feature request (see ``cache_key``)."""
-    return features_cache_dir() / f"{cache_key(images, backbone, size, weights_sha, layer, pooled)}.npy"
-
-
-def save_atomically(array: np.ndarray, target: Path) -> None:
-    assets.write_atomically(target, lambda file: np.save(file, array))
+        keras.utils.set_random_seed(seed)
+    base = build_backbone(backbone, size=size, weights=weights)
+    names = [layer.name for layer in base.layers]
+    unknown = [layer for layer in layers if layer is not None and layer not in names]
+    if unknown:
+        raise ValueError(f"{backbone} has no layer(s) {unknown}; expected names such as 'block_13_expand_relu' "
+                         f"or {names[-1]!r}")
+    outputs = [base.output if layer is None else base.get_layer(layer).output for layer in layers]
+    if pooled:
+        outputs = [keras.layers.GlobalAveragePooling2D()(tensor) for tensor in outputs]
+    return keras.Model(base.input, outputs if len(outputs) > 1 else outputs[0], name=f"{backbone}_features")
 
 
 def compute_features(
@@ -90,17 +64,19 @@ def compute_features(
     layer: str | None = None,
     pooled: bool = True,
     batch_size: int = 128,
+    seed: int = 0,
 ) -> np.ndarray:
-    """Run raw images through the frozen backbone in inference mode, streaming batches.
+    """Run raw images through the frozen backbone in inference mode, streaming batches (not cached).
 
     ``predict`` always calls the model with ``training=False``, so BatchNorm uses
     its ImageNet statistics.
     """
-    model = feature_model(backbone, size, weights, layer, pooled)
-    batches = adapted_dataset(images, backbone=backbone, size=size, batch_size=batch_size)
+    model = feature_model(backbone, size, weights, layer, pooled, seed)
+    batches = adapted_dataset(check_images(images), backbone=backbone, size=size, batch_size=batch_size)
     return np.asarray(model.predict(batches, verbose=0), dtype=np.float32)
 
 
+@cached
 def extract_features(
     images: Any,
     backbone: str = "mobilenet_v2",
@@ -109,19 +85,30 @@ def extract_features(
     layer: str | None = None,
     pooled: bool = True,
     batch_size: int = 128,
-    cache: bool = True,
+    seed: int = 0,
 ) -> np.ndarray:
-    """Features of raw images, read from the disk cache when this exact request was seen before."""
-    array = check_images(images)
-    sha = weights_id(backbone, size, weights)
-    if not cache or sha is None:
-        return compute_features(array, backbone, size, weights, layer, pooled, batch_size)
-    path = cache_path(array, backbone, size, sha, layer, pooled)
-    if path.is_file():
-        return np.load(path)
-    features = compute_features(array, backbone, size, weights, layer, pooled, batch_size)
-    save_atomically(features, path)
-    return features
+    """``compute_features``, kept in the course cache: a second identical request reads it from disk."""
+    return compute_features(np.asarray(images), backbone, size, weights, layer, pooled, batch_size, seed)
+
+
+@cached
+def features_at_layers(
+    images: Any,
+    layers: tuple[str, ...],
+    backbone: str = "mobilenet_v2",
+    size: int = 96,
+    pooled: bool = True,
+    batch_size: int = 128,
+) -> dict[str, np.ndarray]:
+    """ImageNet features of ``images`` at each named layer, all computed in ONE pass through the base."""
+    if isinstance(layers, str) or not layers:
+        raise ValueError(f"layers must be a non-empty tuple of layer names, got {layers!r}")
+    model = layers_model(backbone, size, "imagenet", list(layers), pooled)
+    batches = adapted_dataset(check_images(images), backbone=backbone, size=size, batch_size=batch_size)
+    outputs = model.predict(batches, verbose=0)
+    if len(layers) == 1:  # a one-output model predicts an array, not a list
+        outputs = [outputs]
+    return {layer: np.asarray(output, dtype=np.float32) for layer, output in zip(layers, outputs)}
 
 
 @dataclass(frozen=True)
@@ -137,6 +124,7 @@ class ExtractionTime:
         return self.setup_seconds + self.n_images / self.images_per_second
 
 
+@cached
 def time_extraction(
     sample: Any,
     n_images: int,
@@ -146,7 +134,8 @@ def time_extraction(
     batch_size: int = 128,
 ) -> ExtractionTime:
     """Time extracting pooled ImageNet features of ``n_images`` images: the one-time set-up, then the
-    pass measured on the raw images of ``sample`` (the cache is neither read nor written).
+    pass measured on the raw images of ``sample`` (no cached features are read or written; the
+    measurement itself is kept in the course cache, so a second run shows what the first measured).
 
     Only the pass scales with the number of images; scaling the set-up too would charge it once
     per sample-sized slice.

@@ -9,23 +9,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Sequence
 
 import numpy as np
 
-from helpers import features as feature_cache
-from helpers.backbones import build_backbone
 from helpers.data import adapted_dataset, check_images
-from helpers.features import compute_features
+from helpers.features import compute_features, features_at_layers
+from helpers.infra.cache import cached
 from helpers.models import STEPS_PER_EXECUTION, build_head, build_transfer_model, compile_classifier
 from helpers.training import TrainingRun, accuracy, early_stopping, fit
-
-
-@lru_cache(maxsize=None)
-def output_layer_name(backbone: str = "mobilenet_v2") -> str:
-    """The name of the backbone's last layer ('out_relu' for MobileNetV2)."""
-    return build_backbone(backbone, size=96, weights=None).layers[-1].name
 
 
 def pooled_features_at_layers(
@@ -33,41 +25,12 @@ def pooled_features_at_layers(
     layers: Sequence[str],
     backbone: str = "mobilenet_v2",
     size: int = 96,
-    batch_size: int = 128,
 ) -> dict[str, np.ndarray]:
-    """Global-average-pooled ImageNet features of ``images`` at each named layer.
-
-    Layers already in the feature cache are read from it; the others are computed
-    in ONE pass through the base (a model with one output per layer) and stored
-    in the same cache entries ``features.extract_features`` uses (the last layer
-    under ``layer=None``, its default), so lessons share what they extracted.
-    """
-    import keras
-
+    """Global-average-pooled ImageNet features of ``images`` at each named layer, computed in one pass
+    through the base and kept in the course cache (``helpers.features.features_at_layers``)."""
     if isinstance(layers, str) or not layers:
         raise ValueError(f"layers must be a non-empty sequence of layer names, got {layers!r}")
-    array = check_images(images)
-    sha = feature_cache.weights_id(backbone, size, "imagenet")
-    last = output_layer_name(backbone)
-    paths = {layer: feature_cache.cache_path(array, backbone, size, sha, None if layer == last else layer, True)
-             for layer in layers}
-    result = {layer: np.load(path) for layer, path in paths.items() if path.is_file()}
-    missing = [layer for layer in layers if layer not in result]
-    if missing:
-        base = build_backbone(backbone, size=size, weights="imagenet")
-        known = {l.name for l in base.layers}
-        unknown = [layer for layer in missing if layer not in known]
-        if unknown:
-            raise ValueError(f"{backbone} has no layers {unknown}; expected names such as 'block_13_expand_relu' or {last!r}")
-        pool = keras.layers.GlobalAveragePooling2D()
-        model = keras.Model(base.input, [pool(base.get_layer(layer).output) for layer in missing])
-        outputs = model.predict(adapted_dataset(array, backbone=backbone, size=size, batch_size=batch_size), verbose=0)
-        if len(missing) == 1:  # a one-output model predicts an array, not a list
-            outputs = [outputs[0] if isinstance(outputs, (list, tuple)) else outputs]
-        for layer, output in zip(missing, outputs):
-            result[layer] = np.asarray(output, dtype=np.float32)
-            feature_cache.save_atomically(result[layer], paths[layer])
-    return {layer: result[layer] for layer in layers}
+    return features_at_layers(check_images(images), tuple(layers), backbone=backbone, size=size)
 
 
 def concatenated_features(
@@ -78,6 +41,7 @@ def concatenated_features(
     return np.concatenate([per_layer[layer] for layer in layers], axis=1)
 
 
+@cached
 def train_head(
     features: np.ndarray,
     labels: Any,
@@ -112,6 +76,7 @@ def train_head(
     return head, run
 
 
+@cached
 def layer_accuracies(
     x_train: Any, y_train: Any, x_test: Any, y_test: Any, layers: Sequence[str],
     size: int = 96, epochs: int = 5, patience: int | None = None, backbone: str = "mobilenet_v2",
@@ -144,6 +109,7 @@ class SpeedComparison:
         return self.frozen_total_seconds / self.cached_total_seconds
 
 
+@cached
 def compare_cached_vs_frozen(
     images: Any, labels: Any, epochs: int = 3, size: int = 96, batch_size: int = 64, backbone: str = "mobilenet_v2",
 ) -> SpeedComparison:

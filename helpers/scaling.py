@@ -10,9 +10,7 @@ then fed wrong ones (preprocessing that differs between training and use).
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,6 +18,7 @@ import numpy as np
 from helpers import features, training
 from helpers.data import Dataset, adapted_dataset, check_images
 from helpers.head_training import train_head
+from helpers.infra.cache import cached
 
 BACKBONE = "mobilenet_v2"  # the undoing below relies on its preprocess_input being x / 127.5 - 1
 
@@ -33,25 +32,12 @@ def unit_scaled_dataset(images: Any, size: int = 96, batch_size: int = 128) -> A
     return correct.map(lambda batch: (batch + 1.0) / 2.0)
 
 
-def _cache_path(images: np.ndarray, size: int) -> Path:
-    weights_sha = features.weights_id(BACKBONE, size, "imagenet")
-    key = features.cache_key(images, BACKBONE, size, weights_sha, layer=None, pooled=True)
-    # Same key as the correct features plus the input scaling, so the two never collide.
-    unit_key = hashlib.sha256(f"{key}:inputs=x/255".encode()).hexdigest()[:32]
-    return features.features_cache_dir() / f"{unit_key}.npy"
-
-
-def unit_scaled_features(images: Any, size: int = 96, batch_size: int = 128, cache: bool = True) -> np.ndarray:
-    """Pooled (N, 1280) features of the frozen ImageNet MobileNetV2 fed [0, 1] inputs (disk-cached)."""
-    array = check_images(images)
-    path = _cache_path(array, size)
-    if cache and path.is_file():
-        return np.load(path)
+@cached
+def unit_scaled_features(images: Any, size: int = 96, batch_size: int = 128) -> np.ndarray:
+    """Pooled (N, 1280) features of the frozen ImageNet MobileNetV2 fed [0, 1] inputs (kept in the course cache)."""
     model = features.feature_model(BACKBONE, size, "imagenet", layer=None, pooled=True)
-    result = np.asarray(model.predict(unit_scaled_dataset(array, size, batch_size), verbose=0), dtype=np.float32)
-    if cache:
-        features.save_atomically(result, path)
-    return result
+    batches = unit_scaled_dataset(check_images(images), size, batch_size)
+    return np.asarray(model.predict(batches, verbose=0), dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -76,6 +62,7 @@ class ScalingComparison:
         return self.correct_accuracy - self.mismatch_accuracy
 
 
+@cached
 def compare_scaling(dataset: Dataset, size: int = 96, epochs: int = 5, seed: int = 42) -> ScalingComparison:
     """Train the same head (same seed) on preprocess_input features and on x / 255 features of
     ``dataset``; also test the correctly trained head on x / 255 features."""

@@ -224,7 +224,8 @@ def _trusted_downloads_file() -> Path:
     return cache_dir() / "trusted-downloads.json"
 
 
-def _trusted_hashes() -> dict[str, str]:
+def trusted_downloads() -> dict[str, str]:
+    """Asset name -> SHA-256 of downloads accepted without a published hash (official weights)."""
     try:
         return json.loads(_trusted_downloads_file().read_text())
     except (OSError, ValueError):
@@ -233,7 +234,7 @@ def _trusted_hashes() -> dict[str, str]:
 
 def _accepted_hashes(asset: Asset) -> set[str]:
     accepted = {asset.sha256}
-    trusted = _trusted_hashes().get(asset.name)
+    trusted = trusted_downloads().get(asset.name)
     if trusted:
         accepted.add(trusted)
     return accepted
@@ -310,7 +311,7 @@ def _download(asset: Asset) -> Path:
 
 
 def _record_trusted(asset: Asset, sha: str) -> None:
-    trusted = _trusted_hashes()
+    trusted = trusted_downloads()
     trusted[asset.name] = sha
     text = json.dumps(trusted, indent=1, sort_keys=True)
     write_atomically(_trusted_downloads_file(), lambda file: file.write(text.encode()))
