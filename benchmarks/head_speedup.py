@@ -13,8 +13,8 @@ import argparse
 import sys
 
 from helpers import data, setup
-from helpers.infra import results
 from helpers.head_training import compare_cached_vs_frozen
+from helpers.infra import results
 
 TARGET_PER_EPOCH = 20.0
 TARGET_TOTAL = 2.0

@@ -106,6 +106,15 @@ def build_backbone(
     return model
 
 
+def weights_note(name: str = "mobilenet_v2", size: int = 96) -> str:
+    """Which pretrained weights ``build_backbone(name, size, "imagenet")`` runs here, for a lesson to print."""
+    backbone = get_backbone(name)
+    asset_name = backbone.weights_asset(size)
+    if asset_name is None:
+        return f"{name} at {size} px: ImageNet weights only by download (none offline; weights=None runs random ones)"
+    return f"{name} at {size} px runs {assets.weights_origin(asset_name)}"
+
+
 def imagenet_or_none(name: str) -> str | None:
     """'imagenet' when this backbone's ImageNet weights can be had here, else None.
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from helpers.infra import assets
 from helpers.backbones import Backbone, check_size, get_backbone
+from helpers.infra import assets
 
 IMAGES_MAGIC = 2051
 LABELS_MAGIC = 2049

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from helpers.infra import assets
 from helpers.backbones import build_backbone, get_backbone
+from helpers.infra import assets
 
 CLASSIFIER_SIZE = 224
 # The ImageNet classes that are domestic cats (keras decode_predictions names).

@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from helpers.infra import results
 from helpers.data import Dataset
 from helpers.features import extract_features
 from helpers.head_training import train_head
+from helpers.infra import results
 from helpers.models import build_scratch_cnn, compile_classifier
 from helpers.training import accuracy, fit
 

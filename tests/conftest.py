@@ -21,6 +21,16 @@ def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return cache
 
 
+@pytest.fixture()
+def full_profile(isolated_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh cache in which figures are recorded (a full-profile run with no parameter overridden)."""
+    monkeypatch.setenv("COURSE_PROFILE", "full")
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    for name in [name for name in os.environ if name.startswith("COURSE_PARAM_")]:
+        monkeypatch.delenv(name)
+    return isolated_cache
+
+
 @pytest.fixture(scope="session")
 def fashion_small():
     from helpers.data import load_dataset

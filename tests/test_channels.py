@@ -5,7 +5,12 @@ import numpy as np
 import pytest
 
 from helpers.channels import (
-    averaged_input_conv, conv_like, gray_as_rgb, output_difference, repeat_kernel, repeated_kernel_conv,
+    averaged_input_conv,
+    conv_like,
+    gray_as_rgb,
+    output_difference,
+    repeat_kernel,
+    repeated_kernel_conv,
 )
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import REPO
 
 from helpers.exercise_hints import HINTS, show_hint
-from conftest import REPO
 
 
 def test_show_hint_prints_the_requested_levels(capsys):

@@ -9,7 +9,7 @@ from helpers import fine_tuning
 from helpers.backbones import build_backbone
 from helpers.data import adapt_images
 from helpers.features import extract_features
-from helpers.models import build_head, build_transfer_model, base_of, compile_classifier, truncate, unfreeze_top
+from helpers.models import base_of, build_head, build_transfer_model, compile_classifier, truncate, unfreeze_top
 from helpers.training import fit
 
 

@@ -4,11 +4,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers.infra import results
 from helpers.data import load_dataset
+from helpers.infra import results
 from helpers.limits import (
-    DIGIT_FEATURES, IMAGENET_FEATURES, SCRATCH, TransferTable, compare_sources, decision_table, format_decisions,
-    frozen_extractor, head_accuracy, record_table, train_digit_cnn,
+    DIGIT_FEATURES,
+    IMAGENET_FEATURES,
+    SCRATCH,
+    TransferTable,
+    compare_sources,
+    decision_table,
+    format_decisions,
+    frozen_extractor,
+    head_accuracy,
+    record_table,
+    train_digit_cnn,
 )
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from conftest import REPO, worker_group
+
 from helpers.infra import grading
 from helpers.infra.lessons import FOLDERS
 

@@ -369,6 +369,20 @@ def asset_named(name: str) -> Asset:
         raise ValueError(f"unknown asset {name!r}; expected one of: {', '.join(sorted(ASSETS))}") from None
 
 
+def weights_origin(name: str) -> str:
+    """Which ImageNet weights the local copy of weights asset ``name`` holds, in a sentence."""
+    asset = asset_named(name)
+    good = next((copy for copy in inspect(asset) if copy.state == "ok"), None)
+    if good is None:
+        return "not on this machine yet (Keras downloads the official file on first use)"
+    if _current_hash(good.path) != asset.sha256:
+        return f"the official file downloaded from {asset.url}"
+    if asset.sha256 == _MOBILENET_NO_TOP_SHA:
+        return ("the offline mirror's copy, which holds the weights trained at 224 px under every size's file name "
+                "(the official files for 96-192 px were trained at those sizes, so figures differ a little)")
+    return f"the offline mirror's copy ({good.path})"
+
+
 def unavailable_locally() -> list[str]:
     """Assets with no local file at all (cheap: nothing is hashed; ``fetch`` verifies on use)."""
     return [name for name, asset in ASSETS.items() if not any(p.is_file() for _, p in candidate_paths(asset))]

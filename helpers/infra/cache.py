@@ -132,8 +132,9 @@ def _locks_dir(root: Path) -> Path:
 
 def call_key(function: Callable[..., Any], arguments: dict[str, Any]) -> str:
     """A hex key that changes when the function, its helpers, an argument or the environment changes."""
+    function = inspect.unwrap(function)
     digest = hashlib.sha256(f"format {CACHE_FORMAT}\n".encode())
-    digest.update(f"{function.__module__}.{function.__qualname__}\n".encode())
+    digest.update(f"{function.__module__}.{function.__qualname__}\n".encode())  # a notebook's is "__main__"
     digest.update(function_code(function))
     for module in sorted(helpers_used_by(function)):
         digest.update(module.encode() + b"\n" + module_digest(module).encode())
@@ -147,15 +148,19 @@ def function_code(function: Callable[..., Any]) -> bytes:
     try:
         return inspect.getsource(function).encode()
     except (OSError, TypeError):
-        return marshal.dumps(function.__code__)
+        code = getattr(function, "__code__", None)
+        return marshal.dumps(code) if code is not None else repr(function).encode()  # bytecode, or a builtin's name
 
 
 def helpers_used_by(function: Callable[..., Any]) -> set[str]:
     """The ``helpers`` modules whose code the function's result depends on: its own module when it is
     one, the helpers modules and functions its code refers to, and everything those import."""
-    start = {function.__module__} if function.__module__.split(".")[0] == "helpers" else set()
+    function = inspect.unwrap(function)
+    own = str(function.__module__)
+    start = {own} if own.split(".")[0] == "helpers" else set()
     namespace = getattr(function, "__globals__", {})
-    for name in _names_in(function.__code__):
+    code = getattr(function, "__code__", None)
+    for name in _names_in(code) if code is not None else ():
         value = namespace.get(name)
         module = value.__name__ if isinstance(value, types.ModuleType) else getattr(value, "__module__", None)
         if isinstance(module, str) and module.split(".")[0] == "helpers":
@@ -172,10 +177,10 @@ def _names_in(code: types.CodeType) -> Iterator[str]:
 
 @functools.lru_cache(maxsize=None)
 def module_closure(module: str) -> frozenset[str]:
-    """``module`` (a helpers module), ``helpers/__init__`` and every helpers module they import,
+    """``module`` (a helpers module), ``helpers/__init__`` and every helpers module ``module`` imports,
     directly or through others; imports inside functions count."""
-    found: set[str] = set()
-    pending = [module, "helpers"]
+    found: set[str] = {"helpers"}  # its code (profile, parameters) counts; what setup() imports does not
+    pending = [module]
     while pending:
         name = pending.pop()
         source = module_file(name)

@@ -56,6 +56,11 @@ def doctor(_: argparse.Namespace) -> int:
         print("PROBLEMS:\n  " + "\n  ".join(problems))
         print("Fix: connect to the internet and run `python -m helpers assets fetch`, or set COURSE_ASSETS.")
         return 1
+    from helpers.backbones import MOBILENET_WEIGHT_SIZES, weights_note
+
+    print("Pretrained weights:")
+    for size in MOBILENET_WEIGHT_SIZES:
+        print(f"  {weights_note('mobilenet_v2', size)}")
     print("OK: the course can run.")
     return 0
 
@@ -121,6 +126,31 @@ def results_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def cache_command(args: argparse.Namespace) -> int:
+    """info: where the cache is, its size per function; clear: empty it; prune: keep it under a size."""
+    from helpers.infra import cache
+
+    if args.action == "clear":
+        print(f"removed {cache.clear(args.function)} entries from {cache.cache_root()}")
+        return 0
+    if args.action == "prune":
+        if not args.max_size:
+            print("prune needs --max-size, e.g. --max-size 2GB", file=sys.stderr)
+            return 2
+        limit = cache.parse_size(args.max_size)
+        print(f"removed {cache.prune(limit)} least recently used entries; {cache.describe(cache.total_bytes())} left "
+              f"(limit {cache.describe(limit)})")
+        return 0
+    table = cache.summary()
+    print(f"cache: {cache.cache_root()}  (bounded at {cache.describe(cache.max_bytes())}, COURSE_CACHE_MAX_GB)")
+    for layer in cache.readonly_roots():
+        print(f"read-only layer: {layer}")
+    for function, row in table.items():
+        print(f"  {function:60s} {row['entries']:5d} entries {cache.describe(row['bytes']):>10s}")
+    print(f"total: {sum(r['entries'] for r in table.values())} entries, {cache.describe(cache.total_bytes())}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="python -m helpers", description="Transfer-learning course tools")
     commands = main.add_subparsers(dest="command", required=True)
@@ -137,6 +167,11 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument("submissions", help="a folder holding one folder per student")
     grade.add_argument("--out", help="grades CSV (default: grades.csv in the course directory)")
     grade.set_defaults(func=grade_command)
+    cache_parser = commands.add_parser("cache", help="show, clear or prune the course cache")
+    cache_parser.add_argument("action", choices=["info", "clear", "prune"])
+    cache_parser.add_argument("--function", help="clear: only this function's entries (e.g. extract_features)")
+    cache_parser.add_argument("--max-size", help="prune: the size to keep the cache under, e.g. 2GB or 500MB")
+    cache_parser.set_defaults(func=cache_command)
     results_parser = commands.add_parser("results", help="measured figures next to their targets")
     results_parser.add_argument("--json", action="store_true", help="one JSON object keyed by figure name")
     results_parser.set_defaults(func=results_command)
