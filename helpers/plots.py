@@ -261,8 +261,25 @@ def confusion_matrix_plot(
 
 # ---------------------------------------------------------------- comparisons
 
-def accuracy_vs_size(sizes: Sequence[int], curves: Mapping[str, Sequence[float]], title: str | None = None) -> Any:
-    """Accuracy against the number of labelled images (log x), one line per approach."""
+def _centres_and_ranges(values: Sequence[Any], what: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Plain accuracies, or measurements with an interval (``Score``: bootstrap, ``Spread``: seed range):
+    the centre of each, and (2, N) distances to the interval's ends for error bars (None for plain numbers)."""
+    if all(hasattr(value, "low") and hasattr(value, "high") for value in values) and len(values):
+        centres = np.asarray([getattr(value, "accuracy", getattr(value, "mean", np.nan)) for value in values], float)
+        lows = np.asarray([value.low for value in values], float)
+        highs = np.asarray([value.high for value in values], float)
+        return centres, np.vstack([centres - lows, highs - centres])
+    centres = np.asarray(values, dtype=float)
+    if centres.ndim != 1:
+        raise ValueError(f"expected one {what} per entry, got an array of shape {centres.shape}")
+    return centres, None
+
+
+def accuracy_vs_size(sizes: Sequence[int], curves: Mapping[str, Sequence[Any]], title: str | None = None,
+                     xlabel: str = "labelled training images (log scale)") -> Any:
+    """Accuracy against the number of labelled images (log x), one line per approach; a shaded band shows
+    each point's interval when the values carry one (``Score`` or ``Spread``). A curve may be shorter than
+    ``sizes`` only by missing its first points: pass None there."""
     import matplotlib.pyplot as plt
 
     xs = np.asarray(sizes, dtype=float)
@@ -270,40 +287,45 @@ def accuracy_vs_size(sizes: Sequence[int], curves: Mapping[str, Sequence[float]]
         raise ValueError(f"expected a non-empty list of positive sizes, got {list(np.ravel(sizes))}")
     if not curves:
         raise ValueError("expected at least one curve, got an empty dict")
+    fig, ax = plt.subplots(figsize=(6, 3.8))
     for name, values in curves.items():
         if len(values) != len(xs):
             raise ValueError(f"curve {name!r}: expected one accuracy per size ({len(xs)}), got {len(values)}")
-    fig, ax = plt.subplots(figsize=(6, 3.8))
-    for name, values in curves.items():
-        ax.plot(xs, np.asarray(values, dtype=float), marker="o", label=name)
+        present = [i for i, value in enumerate(values) if value is not None]
+        centres, ranges = _centres_and_ranges([values[i] for i in present], "accuracy")
+        line, = ax.plot(xs[present], centres, marker="o", label=name)
+        if ranges is not None:
+            ax.fill_between(xs[present], centres - ranges[0], centres + ranges[1], color=line.get_color(), alpha=0.2)
     ax.set_xscale("log")
     ax.set_xticks(xs, labels=[f"{int(x):,}" for x in xs])
     ax.minorticks_off()
-    ax.set_xlabel("labelled training images (log scale)")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("test accuracy")
     ax.set_title(title or "accuracy vs number of labelled images")
     ax.legend()
     return fig
 
 
-def layer_comparison(names: Sequence[str], accuracies: Sequence[float], title: str | None = None) -> Any:
-    """Horizontal bars, one per layer, each labelled with its accuracy; the best is highlighted."""
+def layer_comparison(names: Sequence[str], accuracies: Sequence[Any], title: str | None = None,
+                     highlight: str | None = None, xlabel: str = "accuracy") -> Any:
+    """Horizontal bars, one per name, each labelled with its value; error bars when the values carry an
+    interval (``Score`` or ``Spread``). ``highlight`` (default: the highest) is drawn in the accent colour."""
     import matplotlib.pyplot as plt
 
-    values = np.asarray(accuracies, dtype=float)
-    if values.ndim != 1 or len(names) != len(values) or len(values) == 0:
+    values, ranges = _centres_and_ranges(list(accuracies), "accuracy")
+    if len(names) != len(values) or len(values) == 0:
         raise ValueError(f"expected one accuracy per name: {len(names)} names, {values.size} accuracies")
     if not np.isfinite(values).all():
         raise ValueError(f"expected finite accuracies, got {values.tolist()}")
-    best = int(np.argmax(values))
+    best = list(names).index(highlight) if highlight is not None else int(np.argmax(values))
     colours = [BEST_COLOUR if i == best else OTHER_COLOUR for i in range(len(values))]
     fig, ax = plt.subplots(figsize=(6.5, 0.45 * len(values) + 1.2))
-    bars = ax.barh(list(names), values, color=colours)
+    bars = ax.barh([str(name) for name in names], values, color=colours, xerr=ranges, capsize=3 if ranges is not None else 0)
     ax.bar_label(bars, labels=[f"{v:.3f}" for v in values], padding=3, fontsize=8)
     ax.invert_yaxis()  # first name on top, in the order given
     ax.set_xlim(0, max(1.0, float(values.max())) * 1.12)
-    ax.set_xlabel("accuracy")
-    ax.set_title(title or f"accuracy per layer (best: {names[best]})")
+    ax.set_xlabel(xlabel)
+    ax.set_title(title or f"accuracy per layer (highlighted: {names[best]})")
     return fig
 
 

@@ -55,7 +55,8 @@ def fit(
     start = time.perf_counter()
     history = model.fit(
         x, y, epochs=epochs, batch_size=batch_size, validation_split=validation_split,
-        validation_data=validation_data, callbacks=[timer, *(callbacks or [])], verbose=verbose, shuffle=True,
+        validation_data=validation_data, callbacks=[timer, *(callbacks or [])], verbose=verbose,
+        shuffle=isinstance(x, np.ndarray),  # a tf.data pipeline comes in its own order
     )
     return TrainingRun({k: [float(v) for v in vs] for k, vs in history.history.items()}, time.perf_counter() - start, epoch_seconds)
 
