@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -73,6 +73,17 @@ def score(y_true: Sequence[int], y_pred: Sequence[int], seed: int = 0) -> Score:
     return Score(accuracy, float(low), float(high), n)
 
 
+def score_over_seeds(y_true: Sequence[int], predictions: np.ndarray, seed: int = 0) -> Score:
+    """The mean accuracy of several runs (one row of ``predictions`` per seed) on the same images, with a
+    95% bootstrap interval over the images (each resample keeps an image's outcomes under every seed)."""
+    true = np.asarray(y_true)
+    per_image = _share_right(true, predictions)  # the share of runs that got each image right
+    rng = np.random.default_rng(seed)
+    resampled = [per_image[rng.integers(0, len(true), len(true))].mean() for _ in range(RESAMPLES // 5)]
+    low, high = np.quantile(resampled, [(1 - CONFIDENCE) / 2, (1 + CONFIDENCE) / 2])
+    return Score(float(per_image.mean()), float(low), float(high), len(true))
+
+
 @dataclass(frozen=True)
 class Difference:
     """Accuracy of A minus accuracy of B on the same images, in points, with a paired 95% interval."""
@@ -90,18 +101,25 @@ class Difference:
         return f"{self.points:+.1f} points [{self.low:+.1f}, {self.high:+.1f}]"
 
 
-def paired_difference(y_true: Sequence[int], pred_a: Sequence[int], pred_b: Sequence[int], seed: int = 0) -> Difference:
-    """A's accuracy minus B's on the same images, with a bootstrap interval that resamples images
-    (each resample keeps an image's pair of outcomes together)."""
-    true, a = _same_shape(y_true, pred_a)
-    _, b = _same_shape(y_true, pred_b)
-    right_a, right_b = true == a, true == b
-    n = len(true)
-    shares = [np.mean(right_a & ~right_b), np.mean(~right_a & right_b)]
-    counts = np.random.default_rng(seed).multinomial(n, [*shares, 1 - sum(shares)], size=RESAMPLES)
-    resampled = 100 * (counts[:, 0] - counts[:, 1]) / n
+def paired_difference(y_true: Sequence[int], pred_a: Any, pred_b: Any, seed: int = 0) -> Difference:
+    """A's accuracy minus B's on the same images, in points, with a bootstrap interval that resamples images
+    and keeps each image's outcomes together. ``pred_a``/``pred_b`` are one run's predictions, or one row per
+    seed (then each image counts by the share of seeds that got it right)."""
+    true = np.asarray(y_true)
+    right_a, right_b = _share_right(true, pred_a), _share_right(true, pred_b)
+    difference = 100 * (right_a - right_b)
+    rng = np.random.default_rng(seed)
+    resampled = [difference[rng.integers(0, len(true), len(true))].mean() for _ in range(RESAMPLES // 5)]
     low, high = np.quantile(resampled, [(1 - CONFIDENCE) / 2, (1 + CONFIDENCE) / 2])
-    return Difference(100 * float(np.mean(right_a) - np.mean(right_b)), float(low), float(high))
+    return Difference(float(difference.mean()), float(low), float(high))
+
+
+def _share_right(true: np.ndarray, predictions: Any) -> np.ndarray:
+    rows = np.atleast_2d(np.asarray(predictions))
+    if true.ndim != 1 or len(true) == 0 or rows.shape[1:] != true.shape:
+        raise ValueError(f"expected predictions of shape ({len(true)},) or (seeds, {len(true)}) for {len(true)} "
+                         f"labels, got {rows.shape}")
+    return np.mean(rows == true, axis=0)
 
 
 @dataclass(frozen=True)

@@ -52,20 +52,24 @@ def build_transfer_model(
     weights: str | None = "imagenet",
     head: Any | None = None,
     tap: str | None = None,
+    trainable_base: bool = False,
 ) -> Any:
     """Frozen base called with ``training=False``, then GAP + Dropout + Dense logits.
 
     Inputs are already-adapted images (see ``helpers.data``). Pass a ``head``
     trained on pooled features to reuse its weights, and a ``tap`` layer to end
-    the base there (see :func:`truncate`).
+    the base there (see :func:`truncate`). ``trainable_base=True`` builds the same
+    architecture for training from scratch instead: every layer trainable and BatchNorm
+    following ``fit`` (batch statistics while training, its own moving ones after).
     """
     import keras
 
-    base = build_backbone(backbone, size=size, weights=weights)
+    base = build_backbone(backbone, size=size, weights=weights, trainable=trainable_base)
     if tap is not None:
         base = truncate(base, tap)
     inputs = keras.Input((size, size, 3), name="image")
-    x = base(inputs, training=False)  # BatchNorm stays in inference mode, even after unfreezing
+    # A pretrained base stays in inference mode, even after unfreezing: its BatchNorm keeps ImageNet's statistics.
+    x = base(inputs) if trainable_base else base(inputs, training=False)
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
     if head is None:
         head = build_head((x.shape[-1],), num_classes, dropout)
