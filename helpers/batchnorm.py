@@ -1,9 +1,11 @@
-"""Why a pretrained base is called with ``training=False``: BatchNorm's two modes, measured.
+"""Why a pretrained base runs in inference mode: BatchNorm's two modes, measured.
 
 In training mode a BatchNormalization layer normalises with the statistics of
-the current batch; in inference mode with the moving statistics learnt on
-ImageNet. Keras runs a *frozen* BatchNorm layer in inference mode whatever the
-flag says, so the flag matters as soon as the base is unfrozen for fine-tuning.
+the current batch (and updates its moving ones); in inference mode with the moving
+statistics learnt on ImageNet. Keras runs a *frozen* BatchNorm layer in inference mode
+whatever the flag says, so the mode matters as soon as the base is unfrozen for
+fine-tuning, and in Keras 3 ``fit`` overrides a ``training=False`` written into a
+functional model (``moving_statistics_shift`` measures it).
 """
 from __future__ import annotations
 
@@ -46,3 +48,28 @@ def training_mode_difference(model: Any, batch: Any) -> ModeDifference:
         mean_abs_difference=float(np.mean(np.abs(in_training_mode - in_inference_mode))),
         mean_abs_output=float(np.mean(np.abs(in_inference_mode))),
     )
+
+
+def moving_statistics_shift(batch: Any, labels: Any, wrapped: bool) -> float:
+    """Train a transfer model whose whole base is unfrozen (BatchNorm included) for one epoch on ``batch``
+    and return how far the BatchNorm layers' moving means moved (largest absolute change).
+
+    ``wrapped=False`` writes ``base(inputs, training=False)`` into the functional model; ``wrapped=True``
+    runs the base through ``helpers.models.InferenceMode``. Only the second keeps ``fit`` from putting the
+    base in training mode (in Keras 3, the ``training=True`` of ``fit`` replaces the value in the graph).
+    """
+    import keras
+
+    from helpers.backbones import build_backbone
+    from helpers.models import InferenceMode, compile_classifier
+
+    inputs = np.asarray(batch, dtype=np.float32)
+    base = build_backbone("mobilenet_v2", size=inputs.shape[1], weights="imagenet", trainable=True)
+    image = keras.Input(inputs.shape[1:])
+    features = InferenceMode(base)(image) if wrapped else base(image, training=False)
+    logits = keras.layers.Dense(int(np.max(labels)) + 1)(keras.layers.GlobalAveragePooling2D()(features))
+    model = compile_classifier(keras.Model(image, logits), learning_rate=1e-4)
+    norms = [layer for layer in base.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    before = [layer.moving_mean.numpy().copy() for layer in norms]
+    model.fit(inputs, np.asarray(labels), epochs=1, batch_size=len(inputs), verbose=0)
+    return max(float(np.max(np.abs(layer.moving_mean.numpy() - old))) for layer, old in zip(norms, before))

@@ -15,17 +15,22 @@ of that truncated base are the ones fine-tuned.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
 from helpers.backbones import build_backbone
-from helpers.data import load_dataset, shifted_copies
+from helpers.data import adapt_images, dataset_key, load_dataset, shifted_copies
+from helpers.evaluation import Score, score
 from helpers.features import extract_features
 from helpers.head_training import train_head
-from helpers.models import compile_classifier, truncate, unfreeze_top
-from helpers.training import TrainingRun, accuracy, early_stopping, fit
+from helpers.infra import results
+from helpers.infra.cache import cached
+from helpers.models import InferenceMode, build_head, compile_classifier, truncate, unfreeze_top
+from helpers.protocol import DEFAULT_SEEDS, Selection, select, validation_split
+from helpers.training import accuracy, early_stopping, fit, predict_classes
 
 
 def cut_layer(base: Any, n_layers: int) -> str:
@@ -57,31 +62,25 @@ def top_part(base: Any, cut: str) -> Any:
         ) from error
 
 
-def build_top_model(base: Any, cut: str, head: Any) -> Any:
-    """Cached activations at ``cut`` -> the top of ``base`` (inference mode) -> GAP -> ``head``.
+def build_top_model(base: Any, cut: str, head: Any, batchnorm_mode: str = "inference") -> Any:
+    """Cached activations at ``cut`` -> the top of ``base`` -> GAP -> ``head``.
 
-    ``head`` takes the pooled vector (``helpers.models.build_head((features,))``),
-    so a head trained on pooled features is reused as it is.
+    ``head`` takes the pooled vector (``helpers.models.build_head((features,))``), so a head trained on
+    pooled features is reused as it is. ``batchnorm_mode="inference"`` runs the top in inference mode
+    (``helpers.models.InferenceMode``): BatchNorm normalises with its stored ImageNet statistics and never
+    updates them, whether or not its gamma and beta are trainable. ``"training"`` lets ``fit`` put it in
+    training mode: a trainable BatchNorm normalises with each batch's statistics and overwrites the stored
+    ones (a frozen one stays in inference mode: Keras runs BatchNorm with ``trainable=False`` that way).
     """
     import keras
 
+    if batchnorm_mode not in ("inference", "training"):
+        raise ValueError(f"batchnorm_mode must be 'inference' or 'training', got {batchnorm_mode!r}")
     top = top_part(base, cut)
     inputs = keras.Input(tuple(top.input.shape[1:]), name=f"{cut}_activations")
-    x = top(inputs, training=False)  # BatchNorm keeps its ImageNet statistics while the weights train
+    x = InferenceMode(top, name="inference_mode")(inputs) if batchnorm_mode == "inference" else top(inputs)
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
     return keras.Model(inputs, head(x), name=f"fine_tune_from_{cut}")
-
-
-def cosine_schedule(learning_rate: float, epochs: int, steps_per_epoch: int) -> Any:
-    """A learning rate that starts at ``learning_rate`` and decays to zero along a half cosine."""
-    import keras
-
-    if learning_rate <= 0 or epochs < 1 or steps_per_epoch < 1:
-        raise ValueError(
-            f"expected learning_rate > 0, epochs >= 1 and steps_per_epoch >= 1, "
-            f"got {learning_rate!r}, {epochs!r}, {steps_per_epoch!r}"
-        )
-    return keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=epochs * steps_per_epoch)
 
 
 def weights_of(layers: Sequence[Any]) -> list[np.ndarray]:
@@ -119,94 +118,127 @@ def pooled_outputs(base: Any, cut: str, activations: np.ndarray, batch_size: int
     return np.asarray(pooled.predict(activations, batch_size=batch_size, verbose=0), dtype=np.float32)
 
 
-@dataclass(frozen=True)
-class TrainingSet:
-    """Cached activations to fine-tune on, with the held-out images that early stopping watches."""
-
-    x: np.ndarray
-    y: np.ndarray
-    x_validation: np.ndarray
-    y_validation: np.ndarray
-
-
-def augmented_training_set(images: Any, labels: Any, activations: np.ndarray, cut: str, size: int = 96,
-                           copies: int = 1, validation_split: float = 0.1, seed: int = 0) -> TrainingSet:
-    """The activations at ``cut`` of the training images plus ``copies`` shifted copies of them
-    (``helpers.data.shifted_copies``), computed once and cached like any features. The last
-    ``validation_split`` of the images is held out, never copied, so validation sees no shifted twin
-    of a training image. Fixed copies keep the activation cache valid: random augmentation in every
-    epoch would need the full model."""
-    labels = np.asarray(labels)
-    if len(activations) != len(images) or len(labels) != len(images):
-        raise ValueError(f"expected one activation and one label per image, got {len(images)} images, "
-                         f"{len(activations)} activations, {len(labels)} labels")
-    if not 0 < validation_split < 1:
-        raise ValueError(f"validation_split must lie strictly between 0 and 1, got {validation_split!r}")
-    n_fit = len(images) - int(round(len(images) * validation_split))
-    parts = [activations[:n_fit]]
-    if copies:
-        moved = shifted_copies(np.asarray(images)[:n_fit], copies, seed=seed)
-        parts.append(extract_features(moved, "mobilenet_v2", size, layer=cut, pooled=False))
-    return TrainingSet(np.concatenate(parts), np.tile(labels[:n_fit], copies + 1),
-                       activations[n_fit:], labels[n_fit:])
-
-
-def fine_tune(model: Any, training: TrainingSet, learning_rate: float, epochs: int, schedule: str = "cosine",
-              batch_size: int = 64, patience: int | None = None) -> TrainingRun:
-    """Compile ``model`` again (its ``trainable`` flags changed) with Adam at ``learning_rate``, constant or
-    decaying along a cosine over ``epochs``, then fit it in place on ``training``, with early stopping on
-    the held-out images' accuracy when ``patience`` is set."""
-    if schedule not in ("cosine", "constant"):
-        raise ValueError(f"schedule must be 'cosine' or 'constant', got {schedule!r}")
-    if schedule == "cosine":
-        learning_rate = cosine_schedule(learning_rate, epochs, int(np.ceil(len(training.x) / batch_size)))
-    compile_classifier(model, learning_rate)
-    return fit(model, training.x, training.y, epochs=epochs, batch_size=batch_size,
-               validation_data=(training.x_validation, training.y_validation), callbacks=early_stopping(patience))
+BATCHNORM_MODES = ("frozen", "trainable, inference mode", "training mode")
+FINETUNED_FIGURES = {"fashion_mnist": "fashion_finetuned_accuracy", "mnist": "mnist_finetuned_accuracy"}
 
 
 @dataclass(frozen=True)
-class FineTuningResult:
-    """The recipe's figures for one dataset: accuracy before and after fine-tuning, and the runs."""
+class Setting:
+    """Everything one fine-tuning run depends on, so that an experiment changes exactly one field."""
 
-    dataset: str
-    cut: str
-    tap: str
-    head_accuracy: float
-    fine_tuned_accuracy: float
-    head_run: TrainingRun
-    fine_tune_run: TrainingRun
+    n_layers: int = 29  # top layers of the base (ended at ``tap``) that train; all of them: the whole base
+    learning_rate: float = 1e-4  # Adam, constant
+    epochs: int = 3  # at most, when ``patience`` is set
+    patience: int | None = None  # early stopping on validation accuracy, best epoch kept
+    batchnorm: str = "frozen"  # one of BATCHNORM_MODES
+    head: str = "trained"  # "trained" first on the frozen base, or "random"
+    copies: int = 0  # fixed shifted copies of each training image added (augmentation that keeps the cache valid)
+    tap: str = "block_13_expand_relu"  # where the base ends (lesson 03's choice)
+
+    def __post_init__(self) -> None:
+        if self.batchnorm not in BATCHNORM_MODES:
+            raise ValueError(f"batchnorm must be one of {BATCHNORM_MODES}, got {self.batchnorm!r}")
+        if self.head not in ("trained", "random"):
+            raise ValueError(f"head must be 'trained' or 'random', got {self.head!r}")
 
 
-def fine_tune_recipe(
-    dataset: str,
-    n_train: int,
-    n_test: int,
-    size: int = 96,
-    tap: str = "block_13_expand_relu",
-    n_layers: int = 29,
-    head_epochs: int = 200,
-    head_patience: int = 10,
-    copies: int = 1,
-    epochs: int = 10,
-    learning_rate: float = 1e-4,
-    batch_size: int = 64,
-    validation_split: float = 0.1,
-    patience: int = 5,
-) -> FineTuningResult:
-    """Lesson 05's recipe end to end: the base truncated at ``tap``; a head on its pooled features first;
-    then its top ``n_layers`` (BatchNorm frozen) fine-tuned on the images and ``copies`` shifted copies
-    with Adam on a cosine schedule from ``learning_rate``, early stopping on validation accuracy."""
-    data = load_dataset(dataset, n_train, n_test)
-    base = truncate(build_backbone("mobilenet_v2", size=size, weights="imagenet"), tap)
-    cut = cut_layer(base, n_layers)
-    train = extract_features(data.x_train, "mobilenet_v2", size, layer=cut, pooled=False)
-    test = extract_features(data.x_test, "mobilenet_v2", size, layer=cut, pooled=False)
-    head, head_run = train_head(pooled_outputs(base, cut, train), data.y_train, epochs=head_epochs,
-                                batch_size=batch_size, validation_split=validation_split, patience=head_patience)
-    model = build_top_model(base, cut, head)
-    head_accuracy = accuracy(model, test, data.y_test)
-    unfreeze_top(base, n_layers)
-    training = augmented_training_set(data.x_train, data.y_train, train, cut, size, copies, validation_split)
-    run = fine_tune(model, training, learning_rate, epochs, batch_size=batch_size, patience=patience)
-    return FineTuningResult(data.name, cut, tap, head_accuracy, accuracy(model, test, data.y_test), head_run, run)
+@dataclass(frozen=True)
+class Run:
+    """One fine-tuning run: how it did on the validation images (and on the test images, once, if asked)."""
+
+    setting: Setting
+    seed: int
+    n_fit: int  # training images (before shifted copies)
+    head_validation_accuracy: float  # the model before any layer of the base trained
+    validation_accuracy: float  # after fine-tuning (the best epoch's when early stopping)
+    history: dict[str, list[float]]
+    seconds: float
+    weights_moved: float  # ||after - before|| / ||before|| over the unfrozen layers
+    test: Score | None = None
+    predictions: np.ndarray | None = None
+
+
+def activations(images: np.ndarray, cut: str, size: int) -> np.ndarray:
+    """What the frozen bottom of the base gives at ``cut`` for raw images (the adapted images themselves
+    when the cut is the base's input, i.e. when the whole base trains)."""
+    if cut == build_backbone("mobilenet_v2", size=size, weights=None).layers[0].name:
+        return adapt_images(images, "mobilenet_v2", size)
+    return extract_features(images, "mobilenet_v2", size, layer=cut, pooled=False)
+
+
+@cached
+def fine_tune_run(
+    dataset: str, setting: Setting, seed: int = 0, n_train: int = 4000, n_fit: int | None = None,
+    size: int = 96, validation_fraction: float = 0.2, test: bool = False, n_test: int = 3000, batch_size: int = 64,
+) -> Run:
+    """Head first (unless ``setting.head == "random"``), then the top ``setting.n_layers`` layers of the base
+    fine-tuned on the first ``n_fit`` images of the training part of a validation split of the first
+    ``n_train`` training images, on cached activations; scored on the validation part, and once on the first
+    ``n_test`` test images when ``test``."""
+    import keras
+
+    data = load_dataset(dataset, n_train, n_test if test else 1)
+    split = validation_split(data.y_train, validation_fraction)
+    (x_fit, x_val), (y_fit, y_val) = split.take(data.x_train), split.take(data.y_train)
+    x_fit, y_fit = x_fit[:n_fit], y_fit[:n_fit]
+    base = truncate(build_backbone("mobilenet_v2", size=size, weights="imagenet"), setting.tap)
+    cut = cut_layer(base, setting.n_layers)
+    fit_acts, val_acts = activations(x_fit, cut, size), activations(x_val, cut, size)
+    keras.utils.set_random_seed(seed)
+    if setting.head == "trained":
+        head, _ = train_head(pooled_outputs(base, cut, fit_acts), y_fit,
+                             validation=(pooled_outputs(base, cut, val_acts), y_val), epochs=200, patience=10,
+                             seed=seed)
+    else:
+        head = build_head((base.output.shape[-1],))
+    unfrozen = unfreeze_top(base, setting.n_layers, batchnorm_trainable=setting.batchnorm != "frozen")
+    model = build_top_model(base, cut, head, "training" if setting.batchnorm == "training mode" else "inference")
+    compile_classifier(model, setting.learning_rate)
+    head_validation = accuracy(model, val_acts, y_val)
+    watched = [base.get_layer(name) for name in unfrozen]
+    before = weights_of(watched)
+    if setting.copies:
+        moved = shifted_copies(x_fit, setting.copies, seed=seed)
+        fit_acts = np.concatenate([fit_acts, activations(moved, cut, size)])
+        y_fit = np.tile(y_fit, setting.copies + 1)
+    run = fit(model, fit_acts, y_fit, epochs=setting.epochs, batch_size=batch_size, validation_data=(val_acts, y_val),
+              callbacks=early_stopping(setting.patience),
+              validation_freq=1 if setting.patience else setting.epochs)  # without early stopping: score the end only
+    validation = max(run.history["val_accuracy"]) if setting.patience else run.history["val_accuracy"][-1]
+    result = Run(setting, seed, len(x_fit), head_validation, float(validation), run.history, run.seconds,
+                 relative_change(before, watched))
+    if not test:
+        return result
+    predictions = predict_classes(model, activations(data.x_test, cut, size))
+    return replace(result, test=score(data.y_test, predictions), predictions=predictions)
+
+
+def sweep(dataset: str, reference: Setting, field: str, values: Sequence[Any], seeds: Sequence[int] = DEFAULT_SEEDS,
+          **run_settings: Any) -> Selection:
+    """Change one field of ``reference`` through ``values`` (in order of preference for ties), everything
+    else fixed, and compare the validation accuracy over seeds (``helpers.protocol.select``)."""
+    def validation_accuracy(value: Any, seed: int) -> float:
+        return fine_tune_run(dataset, replace(reference, **{field: value}), seed, **run_settings).validation_accuracy
+
+    return select(validation_accuracy, list(values), tuple(seeds))
+
+
+def runs_of(dataset: str, reference: Setting, field: str, value: Any, seeds: Sequence[int] = DEFAULT_SEEDS,
+            **run_settings: Any) -> list[Run]:
+    """The runs behind one row of a sweep (read back from the cache after ``sweep``)."""
+    return [fine_tune_run(dataset, replace(reference, **{field: value}), seed, **run_settings) for seed in seeds]
+
+
+@cached
+def fine_tuned_recipe(dataset: str, setting: Setting, seed: int = 0, n_train: int = 4000, n_test: int = 3000,
+                      chosen_on: str = "validation", size: int = 96) -> Run:
+    """The final fine-tuning recipe, every setting fixed: trained on the whole training part, scored once on
+    the test images; records ``<dataset>_finetuned_accuracy``."""
+    run = fine_tune_run(dataset, setting, seed, n_train=n_train, size=size, test=True, n_test=n_test)
+    if run.test is None:
+        raise RuntimeError("fine_tune_run was asked for a test score and gave none")
+    results.record(FINETUNED_FIGURES[dataset_key(dataset)], run.test.accuracy, run.test.interval, chosen_on=chosen_on,
+                   tap=setting.tap, n_layers=setting.n_layers, learning_rate=setting.learning_rate,
+                   epochs_run=len(run.history["loss"]), copies=setting.copies, batchnorm=setting.batchnorm,
+                   n_train=n_train, n_test=n_test)
+    return run

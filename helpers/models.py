@@ -3,15 +3,46 @@
 The head is GAP + Dropout + Dense *logits* (no softmax): the loss is
 ``SparseCategoricalCrossentropy(from_logits=True)``, numerically safer than a
 softmax followed by a log.
+
+A pretrained base runs in inference mode through ``InferenceMode``. Writing
+``base(inputs, training=False)`` in a functional model is not enough in Keras 3:
+``fit`` calls the whole model with ``training=True`` and that value replaces the one
+written in the graph for every layer inside (keras-team/keras#20285), so an unfrozen
+BatchNorm layer would normalise with batch statistics and overwrite its ImageNet ones.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+import keras
 import numpy as np
 
 from helpers.backbones import build_backbone
+
+
+@keras.saving.register_keras_serializable(package="transfer_course")
+class InferenceMode(keras.layers.Layer):
+    """Calls ``inner`` with ``training=False`` whatever the outer call says, so its BatchNorm layers
+    normalise with their stored statistics and never update them, even while its weights train."""
+
+    def __init__(self, inner: keras.Model, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.inner = inner
+
+    def call(self, inputs: Any) -> Any:  # no `training` argument: Keras has nothing to pass on
+        return self.inner(inputs, training=False)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return self.inner.compute_output_shape(input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "inner": keras.saving.serialize_keras_object(self.inner)}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> InferenceMode:
+        inner = keras.saving.deserialize_keras_object(config.pop("inner"))
+        return cls(inner, **config)
 
 
 @dataclass(frozen=True)
@@ -54,7 +85,7 @@ def build_transfer_model(
     tap: str | None = None,
     trainable_base: bool = False,
 ) -> Any:
-    """Frozen base called with ``training=False``, then GAP + Dropout + Dense logits.
+    """Frozen base run in inference mode (``InferenceMode``), then GAP + Dropout + Dense logits.
 
     Inputs are already-adapted images (see ``helpers.data``). Pass a ``head``
     trained on pooled features to reuse its weights, and a ``tap`` layer to end
@@ -69,7 +100,7 @@ def build_transfer_model(
         base = truncate(base, tap)
     inputs = keras.Input((size, size, 3), name="image")
     # A pretrained base stays in inference mode, even after unfreezing: its BatchNorm keeps ImageNet's statistics.
-    x = base(inputs) if trainable_base else base(inputs, training=False)
+    x = base(inputs) if trainable_base else InferenceMode(base, name="inference_mode")(inputs)
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
     if head is None:
         head = build_head((x.shape[-1],), num_classes, dropout)
@@ -88,10 +119,9 @@ def truncate(base: Any, tap: str) -> Any:
 
 
 def base_of(model: Any) -> Any:
-    """The backbone inside a transfer model (its first nested Model)."""
-    import keras
-
-    nested = [layer for layer in model.layers if isinstance(layer, keras.Model) and layer.name != "head"]
+    """The backbone inside a transfer model (its first nested Model, unwrapped from ``InferenceMode``)."""
+    layers = [layer.inner if isinstance(layer, InferenceMode) else layer for layer in model.layers]
+    nested = [layer for layer in layers if isinstance(layer, keras.Model) and layer.name != "head"]
     if not nested:
         raise ValueError(f"model {model.name!r} holds no nested backbone model")
     return nested[0]
@@ -117,8 +147,9 @@ def compile_classifier(model: Any, learning_rate: float = 1e-3, steps_per_execut
     return model
 
 
-def unfreeze_top(base: Any, n_layers: int) -> list[str]:
-    """Make the last ``n_layers`` layers of ``base`` trainable, keeping BatchNorm frozen.
+def unfreeze_top(base: Any, n_layers: int, batchnorm_trainable: bool = False) -> list[str]:
+    """Make the last ``n_layers`` layers of ``base`` trainable, keeping BatchNorm frozen unless
+    ``batchnorm_trainable`` (then its scale and offset, gamma and beta, learn too).
 
     Returns the names of the layers that became trainable. Recompile afterwards:
     Keras reads ``trainable`` when the model is compiled.
@@ -131,7 +162,8 @@ def unfreeze_top(base: Any, n_layers: int) -> list[str]:
     cut = len(base.layers) - n_layers
     unfrozen = []
     for index, layer in enumerate(base.layers):
-        layer.trainable = index >= cut and not isinstance(layer, keras.layers.BatchNormalization)
+        batchnorm = isinstance(layer, keras.layers.BatchNormalization)
+        layer.trainable = index >= cut and (batchnorm_trainable or not batchnorm)
         if layer.trainable and layer.weights:
             unfrozen.append(layer.name)
     return unfrozen

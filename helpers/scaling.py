@@ -15,10 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from helpers import features, training
+from helpers import features
 from helpers.data import Dataset, adapted_dataset, check_images
+from helpers.evaluation import Difference, Score, paired_difference, score_over_seeds
 from helpers.head_training import train_head
 from helpers.infra.cache import cached
+from helpers.protocol import DEFAULT_SEEDS
+from helpers.training import predict_classes
 
 BACKBONE = "mobilenet_v2"  # the undoing below relies on its preprocess_input being x / 127.5 - 1
 
@@ -42,40 +45,45 @@ def unit_scaled_features(images: Any, size: int = 96, batch_size: int = 128) -> 
 
 @dataclass(frozen=True)
 class ScalingComparison:
-    """The reference head on correctly and on wrongly scaled frozen features, measured on test images."""
+    """The reference head on correctly and on wrongly scaled frozen features, measured on test images
+    (each accuracy: the mean over seeds, with a 95% interval over the test images)."""
 
-    correct_accuracy: float  # trained and tested on preprocess_input features (inputs in [-1, 1])
-    wrong_accuracy: float  # trained and tested on x / 255 features (inputs in [0, 1])
-    mismatch_accuracy: float  # trained on correct features, tested on x / 255 features
+    correct: Score  # trained and tested on preprocess_input features (inputs in [-1, 1])
+    wrong: Score  # trained and tested on x / 255 features (inputs in [0, 1])
+    mismatch: Score  # trained on correct features, tested on x / 255 features
+    wrong_vs_correct: Difference  # points, paired over the test images
+    mismatch_vs_correct: Difference
     feature_shift: float  # mean |wrong - correct| / mean |correct| of the test features
     n_train: int
     n_test: int
-
-    @property
-    def drop(self) -> float:
-        """Accuracy (as a fraction) lost when x / 255 is used for training and testing alike."""
-        return self.correct_accuracy - self.wrong_accuracy
-
-    @property
-    def mismatch_drop(self) -> float:
-        """Accuracy lost when the head was trained right but is fed x / 255 features."""
-        return self.correct_accuracy - self.mismatch_accuracy
+    seeds: tuple[int, ...]
 
 
 @cached
-def compare_scaling(dataset: Dataset, size: int = 96, epochs: int = 5, seed: int = 42) -> ScalingComparison:
-    """Train the same head (same seed) on preprocess_input features and on x / 255 features of
-    ``dataset``; also test the correctly trained head on x / 255 features."""
+def compare_scaling(dataset: Dataset, size: int = 96, epochs: int = 5,
+                    seeds: tuple[int, ...] = DEFAULT_SEEDS) -> ScalingComparison:
+    """Train the same head (same seeds) on preprocess_input features and on x / 255 features of
+    ``dataset``; also test the correctly trained heads on x / 255 features. Nothing is chosen: every
+    setting is fixed, and the test images score each head once."""
     correct_train, correct_test = (features.extract_features(x, BACKBONE, size) for x in (dataset.x_train, dataset.x_test))
     wrong_train, wrong_test = (unit_scaled_features(x, size) for x in (dataset.x_train, dataset.x_test))
     num_classes = len(dataset.class_names)
-    correct_head, _ = train_head(correct_train, dataset.y_train, epochs=epochs, num_classes=num_classes, seed=seed)
-    wrong_head, _ = train_head(wrong_train, dataset.y_train, epochs=epochs, num_classes=num_classes, seed=seed)
+    correct_heads = [train_head(correct_train, dataset.y_train, epochs=epochs, num_classes=num_classes, seed=seed)[0]
+                     for seed in seeds]
+    wrong_heads = [train_head(wrong_train, dataset.y_train, epochs=epochs, num_classes=num_classes, seed=seed)[0]
+                   for seed in seeds]
+    predicted = {
+        "correct": np.stack([predict_classes(head, correct_test) for head in correct_heads]),
+        "wrong": np.stack([predict_classes(head, wrong_test) for head in wrong_heads]),
+        "mismatch": np.stack([predict_classes(head, wrong_test) for head in correct_heads]),
+    }
+    y = dataset.y_test
     return ScalingComparison(
-        correct_accuracy=training.accuracy(correct_head, correct_test, dataset.y_test),
-        wrong_accuracy=training.accuracy(wrong_head, wrong_test, dataset.y_test),
-        mismatch_accuracy=training.accuracy(correct_head, wrong_test, dataset.y_test),
+        *(score_over_seeds(y, predicted[name]) for name in ("correct", "wrong", "mismatch")),
+        wrong_vs_correct=paired_difference(y, predicted["wrong"], predicted["correct"]),
+        mismatch_vs_correct=paired_difference(y, predicted["mismatch"], predicted["correct"]),
         feature_shift=float(np.mean(np.abs(wrong_test - correct_test)) / np.mean(np.abs(correct_test))),
         n_train=len(dataset.x_train),
         n_test=len(dataset.x_test),
+        seeds=tuple(seeds),
     )

@@ -47,15 +47,18 @@ def fit(
     validation_data: Any = None,
     callbacks: list[Any] | None = None,
     verbose: int = 0,
+    validation_freq: int = 1,
 ) -> TrainingRun:
-    """``model.fit`` with wall-clock timing (no progress bars: verbose 0 or 2)."""
+    """``model.fit`` with wall-clock timing (no progress bars: verbose 0 or 2); ``validation_freq``: score the
+    validation data every that many epochs (early stopping needs 1)."""
     if verbose not in (0, 2):
         raise ValueError(f"verbose must be 0 or 2 (no carriage-return progress bars in notebooks), got {verbose}")
     timer, epoch_seconds = _epoch_timer()
     start = time.perf_counter()
     history = model.fit(
         x, y, epochs=epochs, batch_size=batch_size, validation_split=validation_split,
-        validation_data=validation_data, callbacks=[timer, *(callbacks or [])], verbose=verbose,
+        validation_data=validation_data, validation_freq=validation_freq, callbacks=[timer, *(callbacks or [])],
+        verbose=verbose,
         shuffle=isinstance(x, np.ndarray),  # a tf.data pipeline comes in its own order
     )
     return TrainingRun({k: [float(v) for v in vs] for k, vs in history.history.items()}, time.perf_counter() - start, epoch_seconds)
