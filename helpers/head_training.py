@@ -81,7 +81,7 @@ def best_validation_accuracy(run: TrainingRun) -> float:
     return float(max(run.history["val_accuracy"]))
 
 
-TAP_CANDIDATES = ("block_12_add", "block_13_expand_relu", "block_14_add", "block_16_project_BN", "out_relu")
+TAP_CANDIDATES = ("out_relu", "block_12_add", "block_13_expand_relu", "block_14_add", "block_16_project_BN")  # reference first
 REFERENCE_LAYER = "out_relu"  # the published recipe taps the base's last layer
 
 

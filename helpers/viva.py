@@ -25,9 +25,13 @@ REQUIRED_KEYS = ("id", "lesson", "question", "answer")
 OPTIONAL_KEYS = ("choices", "correct")
 LETTERS = "abcd"
 NOT_MEASURED = "not measured yet - run lessons 03-05 first"
-# The measured results a viva answer quotes (names from helpers.results.TARGETS).
+# The measured results a viva answer quotes (names from helpers.infra.results.FIGURES).
 VIVA_FIGURES = (
+    "fashion_reference_accuracy",
     "fashion_frozen_accuracy",
+    "fashion_transfer_4000_accuracy",
+    "fashion_scratch_15000_accuracy",
+    "fashion_random_mobilenet_accuracy",
     "fashion_finetuned_accuracy",
     "mnist_finetuned_accuracy",
     "cached_head_speedup_per_epoch",
@@ -245,25 +249,30 @@ def architecture_figures(backbone: str = "mobilenet_v2", size: int = 96, num_cla
     }
 
 
-def recorded_figures(names: Sequence[str] | None = None) -> dict[str, float | str]:
-    """Figures the earlier lessons recorded (helpers.results), or NOT_MEASURED for the missing ones.
-
-    By default: VIVA_FIGURES plus every other recorded accuracy.
-    """
+def recorded_figures(names: Sequence[str] | None = None) -> dict[str, str]:
+    """Figures the lessons recorded (helpers.infra.results) as text, "0.864 [0.852, 0.876]" with the 95%
+    interval when there is one, or NOT_MEASURED for the missing ones. By default: VIVA_FIGURES plus every
+    other recorded accuracy."""
     from helpers.infra import results
 
     stored = results.load()
     if names is None:
         names = list(dict.fromkeys([*VIVA_FIGURES, *sorted(n for n in stored if "accuracy" in n)]))
-    return {name: stored[name]["measured"] if name in stored else NOT_MEASURED for name in names}
+    return {name: _as_text(stored[name]) if name in stored else NOT_MEASURED for name in names}
+
+
+def _as_text(entry: dict[str, Any]) -> str:
+    interval = entry.get("interval")
+    value = f"{entry['measured']:.3f}"
+    return value if not interval else f"{value} [{interval[0]:.3f}, {interval[1]:.3f}]"
 
 
 def describe_figure(name: str) -> str:
-    """A figure's description from helpers.results.TARGETS, or its name."""
+    """A figure's description from helpers.infra.results.FIGURES, or its name."""
     from helpers.infra import results
 
-    target = results.TARGETS.get(name)
-    return target.description if target else name.replace("_", " ")
+    figure = results.FIGURES.get(name)
+    return figure.description if figure else name.replace("_", " ")
 
 
 def annotated_source(function: Callable[..., Any], notes: dict[str, str]) -> str:

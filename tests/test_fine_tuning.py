@@ -105,53 +105,69 @@ def test_truncated_base_ends_at_the_tap_and_shares_its_layers(random_base) -> No
         truncate(random_base, "block_99_add")
 
 
-def test_fine_tune_recompiles_so_newly_unfrozen_layers_train() -> None:
-    base = truncate(build_backbone("mobilenet_v2", size=96, weights=None), "block_13_expand_relu")
-    model = compile_classifier(fine_tuning.build_top_model(base, "block_9_add", build_head((576,))))
-    rng = np.random.default_rng(0)
-    x, y = rng.normal(size=(64, 6, 6, 64)).astype("float32"), rng.integers(0, 10, 64)
-    fit(model, x, y, epochs=1)  # the train step is now built for the head only
-    watched = [base.get_layer("block_10_expand")]
-    before = fine_tuning.weights_of(watched)
-    unfreeze_top(base, 29)
-    training = fine_tuning.TrainingSet(x[:48], y[:48], x[48:], y[48:])
-    run = fine_tuning.fine_tune(model, training, learning_rate=1e-3, epochs=2, schedule="constant")
-    assert fine_tuning.largest_change(before, watched) > 1e-5
-    assert len(run.history["loss"]) == 2 and "val_accuracy" in run.history
-    with pytest.raises(ValueError, match="schedule must be 'cosine' or 'constant', got 'step'"):
-        fine_tuning.fine_tune(model, training, learning_rate=1e-3, epochs=1, schedule="step")
+def test_batchnorm_mode_and_trainability_are_two_settings() -> None:
+    """Inference mode keeps the stored statistics even when gamma and beta learn; training mode overwrites them."""
+    import keras
+
+    moved = {}
+    for mode in ("inference", "training"):
+        base = truncate(build_backbone("mobilenet_v2", size=96, weights=None), "block_13_expand_relu")
+        unfreeze_top(base, 29, batchnorm_trainable=True)
+        model = compile_classifier(fine_tuning.build_top_model(base, "block_9_add", build_head((576,)), mode))
+        norm = base.get_layer("block_10_expand_BN")
+        mean, gamma = norm.moving_mean.numpy().copy(), norm.gamma.numpy().copy()
+        rng = np.random.default_rng(0)
+        fit(model, rng.normal(size=(64, 6, 6, 64)).astype("float32"), rng.integers(0, 10, 64), epochs=1)
+        moved[mode] = (float(np.abs(norm.moving_mean.numpy() - mean).max()), float(np.abs(norm.gamma.numpy() - gamma).max()))
+        assert isinstance(norm, keras.layers.BatchNormalization) and norm.trainable
+    assert moved["inference"][0] == 0.0 and moved["inference"][1] > 0  # statistics kept, gamma learns
+    assert moved["training"][0] > 0 and moved["training"][1] > 0
+    with pytest.raises(ValueError, match="batchnorm_mode must be 'inference' or 'training'"):
+        fine_tuning.build_top_model(base, "block_9_add", build_head((576,)), "frozen")
+
+
+def test_a_setting_refuses_unknown_variants() -> None:
+    with pytest.raises(ValueError, match="batchnorm must be one of"):
+        fine_tuning.Setting(batchnorm="off")
+    with pytest.raises(ValueError, match="head must be 'trained' or 'random'"):
+        fine_tuning.Setting(head="pretrained")
+
+
+@pytest.fixture(scope="module")
+def tiny_sweep(tmp_path_factory):
+    import os
+
+    os.environ["COURSE_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    reference = fine_tuning.Setting(n_layers=12, epochs=1)
+    return reference, dict(seeds=(0, 1), n_train=200, n_fit=80, size=96)
 
 
 @pytest.mark.slow
-def test_augmented_training_set_holds_out_validation_images_uncopied(fashion_small, isolated_cache) -> None:
-    images, labels = fashion_small.x_train[:40], fashion_small.y_train[:40]
-    activations = extract_features(images, "mobilenet_v2", 96, layer="block_9_add", pooled=False)
-    training = fine_tuning.augmented_training_set(images, labels, activations, "block_9_add", copies=2,
-                                                  validation_split=0.25)
-    assert training.x.shape == (90, 6, 6, 64) and training.x_validation.shape == (10, 6, 6, 64)
-    np.testing.assert_array_equal(training.x[:30], activations[:30])  # the originals come first
-    np.testing.assert_array_equal(training.x_validation, activations[30:])
-    np.testing.assert_array_equal(training.y, np.tile(labels[:30], 3))
-    np.testing.assert_array_equal(training.y_validation, labels[30:])
-    assert not np.allclose(training.x[30:60], activations[:30])  # the copies are moved images
-    with pytest.raises(ValueError, match="one activation and one label per image"):
-        fine_tuning.augmented_training_set(images, labels[:39], activations, "block_9_add")
-
-
-def test_cosine_schedule_decays_to_zero() -> None:
-    schedule = fine_tuning.cosine_schedule(1e-4, epochs=4, steps_per_epoch=10)
-    assert float(schedule(0)) == pytest.approx(1e-4)
-    assert float(schedule(20)) == pytest.approx(5e-5, rel=1e-3)
-    assert float(schedule(40)) == pytest.approx(0.0, abs=1e-12)
-    with pytest.raises(ValueError, match="learning_rate > 0"):
-        fine_tuning.cosine_schedule(0.0, 4, 10)
+def test_a_sweep_changes_one_field_and_never_sees_the_test_images(tiny_sweep) -> None:
+    reference, experiment = tiny_sweep
+    rates = fine_tuning.sweep("mnist", reference, "learning_rate", [1e-4, 0.5], **experiment)
+    assert set(rates.scores) == {"0.0001", "0.5"} and len(rates.scores["0.5"].values) == 2
+    runs = fine_tuning.runs_of("mnist", reference, "learning_rate", 0.5, **experiment)
+    assert [run.setting for run in runs] == [fine_tuning.Setting(n_layers=12, epochs=1, learning_rate=0.5)] * 2
+    assert all(run.test is None and run.n_fit == 80 for run in runs)  # validation only
+    assert runs[0].weights_moved > 10 * fine_tuning.runs_of("mnist", reference, "learning_rate", 1e-4,
+                                                           **experiment)[0].weights_moved
 
 
 @pytest.mark.slow
-def test_recipe_runs_end_to_end_and_learns(isolated_cache) -> None:
-    result = fine_tuning.fine_tune_recipe("mnist", n_train=256, n_test=128, head_epochs=20, epochs=2, patience=2)
-    assert (result.tap, result.cut) == ("block_13_expand_relu", "block_9_add")
-    # 230 training images: far from the lesson's figures, but three times chance (0.1) or more
-    assert 0.3 < result.head_accuracy <= 1.0
-    assert 0.3 < result.fine_tuned_accuracy <= 1.0
-    assert 1 <= len(result.fine_tune_run.history["loss"]) <= 2
+def test_a_final_run_is_scored_once_on_the_test_images(tiny_sweep) -> None:
+    reference, experiment = tiny_sweep
+    final = fine_tuning.fine_tune_run("mnist", reference, 0, n_train=200, n_fit=80, test=True, n_test=60)
+    assert final.test is not None and final.predictions.shape == (60,)
+    assert final.test.accuracy == pytest.approx(np.mean(final.predictions == _mnist_test_labels(60)))
+    with pytest.raises(ValueError, match="unknown figure"):  # every dataset's figure is registered
+        from helpers.infra import results
+
+        results.record("cifar_finetuned_accuracy", 0.5)
+    assert set(fine_tuning.FINETUNED_FIGURES.values()) <= set(results.FIGURES)
+
+
+def _mnist_test_labels(n: int) -> np.ndarray:
+    from helpers.data import load_dataset
+
+    return load_dataset("mnist", n_train=1, n_test=n).y_test

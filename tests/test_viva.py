@@ -192,24 +192,25 @@ def test_architecture_figures_are_the_course_facts():
     assert figures["head_parameters"] == 12_810
 
 
-def test_recorded_figures_read_the_results_store(isolated_cache):
+def test_recorded_figures_read_the_results_store_with_their_intervals(full_profile):
     from helpers.infra import results
 
     assert viva.recorded_figures()["fashion_frozen_accuracy"] == viva.NOT_MEASURED
-    results.record("fashion_frozen_accuracy", 0.871, epochs=5)
-    results.record("scratch_accuracy", 0.85)
+    results.record("fashion_frozen_accuracy", 0.871, interval=(0.859, 0.883), epochs=5)
+    results.record("fashion_reference_accuracy", 0.85)
     figures = viva.recorded_figures()
-    assert figures["fashion_frozen_accuracy"] == pytest.approx(0.871)
-    assert figures["scratch_accuracy"] == pytest.approx(0.85)
+    assert figures["fashion_frozen_accuracy"] == "0.871 [0.859, 0.883]"
+    assert figures["fashion_reference_accuracy"] == "0.850"
     assert figures["mnist_finetuned_accuracy"] == viva.NOT_MEASURED
+    assert viva.describe_figure("fashion_reference_accuracy").startswith("Fashion-MNIST, the published recipe")
 
 
 def test_annotated_source_marks_lines_and_refuses_stale_notes():
     from helpers.models import build_transfer_model
 
-    text = viva.annotated_source(build_transfer_model, {"base(inputs, training=False)": "transfer"})
+    text = viva.annotated_source(build_transfer_model, {"InferenceMode(base": "transfer"})
     marked = [line for line in text.splitlines() if line.endswith("# <-- transfer")]
-    assert len(marked) == 1 and "base(inputs, training=False)" in marked[0]
+    assert len(marked) == 1 and "InferenceMode(base" in marked[0]
     with pytest.raises(ValueError, match="no line containing"):
         viva.annotated_source(build_transfer_model, {"no such code": "x"})
 
