@@ -8,7 +8,7 @@ import pytest
 from helpers import fine_tuning
 from helpers.backbones import build_backbone
 from helpers.data import adapt_images
-from helpers.features import extract_features
+from helpers.features import compute_features
 from helpers.models import base_of, build_head, build_transfer_model, compile_classifier, truncate, unfreeze_top
 from helpers.training import fit
 
@@ -46,7 +46,7 @@ def test_top_part_shares_the_base_layers(random_base) -> None:
 @pytest.mark.slow
 def test_top_model_on_cached_activations_equals_the_full_model(fashion_small) -> None:
     images = fashion_small.x_test[:8]
-    activations = extract_features(images, "mobilenet_v2", 96, layer="block_14_add", pooled=False, cache=False)
+    activations = compute_features(images, "mobilenet_v2", 96, layer="block_14_add", pooled=False)
     head = build_head((1280,))
     full = build_transfer_model("mobilenet_v2", size=96, head=head)
     top = fine_tuning.build_top_model(base_of(full), "block_14_add", head)
@@ -59,8 +59,8 @@ def test_top_model_on_cached_activations_equals_the_full_model(fashion_small) ->
 def test_pooled_outputs_equal_the_pooled_features(fashion_small) -> None:
     images = fashion_small.x_test[:8]
     base = build_backbone("mobilenet_v2", size=96)
-    activations = extract_features(images, "mobilenet_v2", 96, layer="block_14_add", pooled=False, cache=False)
-    pooled = extract_features(images, "mobilenet_v2", 96, pooled=True, cache=False)
+    activations = compute_features(images, "mobilenet_v2", 96, layer="block_14_add", pooled=False)
+    pooled = compute_features(images, "mobilenet_v2", 96, pooled=True)
     np.testing.assert_allclose(fine_tuning.pooled_outputs(base, "block_14_add", activations), pooled, atol=1e-4)
 
 

@@ -42,7 +42,7 @@ class _InputRecorder:
 def test_unit_scaled_features_feed_the_base_zero_one_inputs(fashion_small, monkeypatch, isolated_cache) -> None:
     recorder = _InputRecorder()
     monkeypatch.setattr(features, "feature_model", lambda *args, **kwargs: recorder)
-    result = scaling.unit_scaled_features(fashion_small.x_train[:20], size=32, batch_size=8, cache=False)
+    result = scaling.unit_scaled_features.__wrapped__(fashion_small.x_train[:20], size=32, batch_size=8)
     assert result.shape == (20, 1280)
     assert len(recorder.ranges) == 3
     assert all(0.0 <= low and high <= 1.0 for low, high in recorder.ranges)
