@@ -68,15 +68,30 @@ def test_lessons_are_exactly_what_nbgrader_generates(lesson: str, generated: Pat
     assert committed == fresh, f"lessons/{lesson} drifted from solutions/{lesson}: run `python -m helpers release`"
 
 
+def student_text(lesson: str) -> str:
+    """Everything a student's notebook shows: cell sources and outputs, as text (not JSON, whose escaping
+    of quotes and backslashes would hide a leaked line from a plain search)."""
+    cells = notebook("lessons", lesson).cells
+    return "\n".join([cell.source for cell in cells] + [json.dumps(cell.get("outputs", [])) for cell in cells])
+
+
 @pytest.mark.parametrize("lesson", LESSONS)
 def test_no_solution_or_hidden_test_reaches_students(lesson: str) -> None:
-    text = (REPO / "lessons" / lesson / f"{lesson}.ipynb").read_text()
+    text = student_text(lesson)
     for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
         assert marker not in text
     hidden = hidden_test_lines(lesson)
     assert hidden, f"{lesson} has no hidden tests"
     leaked = [line for line in hidden if line in text]
     assert not leaked, f"hidden test lines visible to students: {leaked[:3]}"
+
+
+def test_the_leak_search_finds_lines_with_quotes_and_backslashes(tmp_path: Path) -> None:
+    line = 'assert got == "a\\b", f"{got!r}"'
+    leaked = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(f"x = 1\n{line}")])
+    raw = nbformat.writes(leaked)
+    assert line not in raw  # what the old search read: the JSON escapes the quotes and the backslash
+    assert line in "\n".join(cell.source for cell in nbformat.reads(raw, as_version=4).cells)
 
 
 @pytest.mark.parametrize("folder", ["solutions", "lessons"])
