@@ -158,10 +158,10 @@ class Run:
     predictions: np.ndarray | None = None
 
 
-def activations(images: np.ndarray, cut: str, size: int) -> np.ndarray:
-    """What the frozen bottom of the base gives at ``cut`` for raw images (the adapted images themselves
-    when the cut is the base's input, i.e. when the whole base trains)."""
-    if cut == build_backbone("mobilenet_v2", size=size, weights=None).layers[0].name:
+def activations(images: np.ndarray, cut: str | None, size: int) -> np.ndarray:
+    """What the frozen bottom of the base gives at ``cut`` for raw images; with no cut (the whole base
+    trains) the adapted images themselves."""
+    if cut is None:
         return adapt_images(images, "mobilenet_v2", size)
     return extract_features(images, "mobilenet_v2", size, layer=cut, pooled=False)
 
@@ -183,7 +183,8 @@ def fine_tune_run(
     x_fit, y_fit = x_fit[:n_fit], y_fit[:n_fit]
     base = truncate(build_backbone("mobilenet_v2", size=size, weights="imagenet"), setting.tap)
     cut = cut_layer(base, setting.n_layers)
-    fit_acts, val_acts = activations(x_fit, cut, size), activations(x_val, cut, size)
+    bottom = None if cut == base.layers[0].name else cut  # cut at the input: nothing below stays frozen
+    fit_acts, val_acts = activations(x_fit, bottom, size), activations(x_val, bottom, size)
     keras.utils.set_random_seed(seed)
     if setting.head == "trained":
         head, _ = train_head(pooled_outputs(base, cut, fit_acts), y_fit,
@@ -199,7 +200,7 @@ def fine_tune_run(
     before = weights_of(watched)
     if setting.copies:
         moved = shifted_copies(x_fit, setting.copies, seed=seed)
-        fit_acts = np.concatenate([fit_acts, activations(moved, cut, size)])
+        fit_acts = np.concatenate([fit_acts, activations(moved, bottom, size)])
         y_fit = np.tile(y_fit, setting.copies + 1)
     run = fit(model, fit_acts, y_fit, epochs=setting.epochs, batch_size=batch_size, validation_data=(val_acts, y_val),
               callbacks=early_stopping(setting.patience),
@@ -209,7 +210,7 @@ def fine_tune_run(
                  relative_change(before, watched))
     if not test:
         return result
-    predictions = predict_classes(model, activations(data.x_test, cut, size))
+    predictions = predict_classes(model, activations(data.x_test, bottom, size))
     return replace(result, test=score(data.y_test, predictions), predictions=predictions)
 
 
