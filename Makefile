@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup test course results release
+.PHONY: setup test test-fast course results release
 setup:            ## create .venv with the pinned environment and the helpers package
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -11,8 +11,11 @@ setup:            ## create .venv with the pinned environment and the helpers pa
 	$(PY) -m pip install --quiet --no-deps -e .
 	$(PY) -m helpers doctor
 
-test:             ## helpers, notebooks (nbval, quick profile), grading (real nbgrader runs)
+test:             ## lint, helpers, notebooks (nbval, quick profile), grading (real nbgrader runs)
 	COURSE_PROFILE=quick $(PY) -m pytest -n 2 tests solutions --nbval-lax --nbval-current-env -p no:cacheprovider --durations=15
+
+test-fast:        ## for development: lint and the helpers' tests, no notebook execution and no slow tests
+	COURSE_PROFILE=quick $(PY) -m pytest -n 2 tests -m "not slow" -p no:cacheprovider
 
 course:           ## execute every lesson (full profile) into build/, with per-lesson times
 	$(PY) -m helpers run
