@@ -13,39 +13,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from helpers.data import check_images
 from helpers.head_training import train_head
-from helpers.models import build_scratch_cnn, compile_classifier
-from helpers.training import TrainingRun, accuracy, early_stopping, fit
-
-
-def as_channels_last(images: Any) -> np.ndarray:
-    """Raw (N, 28, 28) gray images as (N, 28, 28, 1), the scratch CNN's input."""
-    array = check_images(images)
-    return array[..., np.newaxis] if array.ndim == 3 else array
-
-
-def train_scratch_cnn(
-    images: Any,
-    labels: Any,
-    epochs: int = 10,
-    batch_size: int = 64,
-    validation_split: float = 0.2,
-    patience: int | None = None,
-    learning_rate: float = 1e-3,
-    seed: int = 42,
-) -> tuple[Any, TrainingRun]:
-    """Train ``build_scratch_cnn`` on raw images (seeded); optional early stopping on validation accuracy."""
-    import keras
-
-    array = as_channels_last(images)
-    if len(array) != len(labels):
-        raise ValueError(f"expected one label per image: {len(array)} images, {len(labels)} labels")
-    keras.utils.set_random_seed(seed)
-    model = compile_classifier(build_scratch_cnn(array.shape[1:]), learning_rate)
-    run = fit(model, array, np.asarray(labels), epochs=epochs, batch_size=batch_size,
-              validation_split=validation_split, callbacks=early_stopping(patience))
-    return model, run
+from helpers.training import accuracy, as_channels_last, train_scratch_cnn  # the course's one scratch-CNN trainer
 
 
 @dataclass(frozen=True)
