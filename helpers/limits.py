@@ -348,9 +348,10 @@ def transfer_table(
     table = compare_starting_points(fashion, digit, sizes, seeds, budget, imagenet_size)
     for (approach, which), name in FIGURE_NAMES.items():
         row = table.row(approach, table.sizes[0] if which == "small" else table.sizes[-1])
-        results.record(name, row.score.accuracy, row.score.interval,
-                       chosen_on=f"validation part of the labelled images (early stopping; reinitialised layers: "
-                                 f"{table.reinitialised.chosen}, on the {table.selection_size}-image set)",
+        chosen_on = "validation part of the labelled images (early stopping, best epoch kept"
+        if approach == FINE_TUNED:
+            chosen_on += f"; reinitialised layers: {table.reinitialised.chosen}, on the {table.selection_size}-image set"
+        results.record(name, row.score.accuracy, row.score.interval, chosen_on=chosen_on + ")",
                        n_train=row.n_train, n_test=table.n_test, seeds=list(table.seeds),
                        per_seed=[round(value, 4) for value in row.test_accuracies])
     return table

@@ -206,6 +206,7 @@ def test_a_full_profile_run_records_both_comparison_rows_at_both_sizes(full_prof
     assert small["measured"] == pytest.approx(0.81) and small["interval"] == pytest.approx([0.79, 0.83])
     assert small["settings"]["n_train"] == 500 and large["settings"]["n_train"] == 2000
     assert large["settings"]["per_seed"] == [0.75, 0.76, 0.77] and "validation" in large["chosen_on"]
+    assert "reinitialised layers: logits" in small["chosen_on"] and "reinitialised" not in large["chosen_on"]
 
 
 def test_a_quick_run_records_nothing(isolated_cache, monkeypatch, stubbed_table):
