@@ -18,14 +18,21 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from helpers.data import adapt_images, check_images, load_dataset
+from helpers.data import adapt_images, load_dataset
 from helpers.evaluation import Difference, Score, Spread, paired_difference, score_over_seeds
 from helpers.head_training import pooled_features_at_layers, train_head
 from helpers.infra import results
 from helpers.infra.cache import cached
-from helpers.models import base_of, build_scratch_cnn, build_transfer_model, compile_classifier
+from helpers.models import base_of, build_transfer_model, compile_classifier
 from helpers.protocol import DEFAULT_SEEDS, validation_split
-from helpers.training import TrainingRun, early_stopping, fit, predict_classes
+from helpers.training import (  # the course's one scratch-CNN trainer
+    TrainingRun,
+    as_channels_last,
+    early_stopping,
+    fit,
+    predict_classes,
+    train_scratch_cnn,
+)
 
 if TYPE_CHECKING:
     import keras
@@ -33,40 +40,6 @@ if TYPE_CHECKING:
 TAP_LAYER = "block_13_expand_relu"  # chosen on validation data in lesson 03
 RANDOM_INIT_BATCHNORM_MOMENTUM = 0.9
 VALIDATION_FRACTION = 0.2
-
-
-def as_channels_last(images: Any) -> np.ndarray:
-    """Raw (N, 28, 28) gray images as (N, 28, 28, 1), the scratch CNN's input."""
-    array = check_images(images)
-    return array[..., np.newaxis] if array.ndim == 3 else array
-
-
-@cached
-def train_scratch_cnn(
-    images: Any,
-    labels: Any,
-    validation: tuple[Any, Any] | None = None,
-    epochs: int = 10,
-    batch_size: int = 64,
-    patience: int | None = None,
-    learning_rate: float = 1e-3,
-    seed: int = 0,
-) -> tuple[keras.Model, TrainingRun]:
-    """Train ``build_scratch_cnn`` on raw images, seeded; with ``patience``, early stopping on the
-    accuracy of ``validation`` (raw images, labels), best epoch kept."""
-    import keras
-
-    array = as_channels_last(images)
-    if len(array) != len(labels):
-        raise ValueError(f"expected one label per image: {len(array)} images, {len(labels)} labels")
-    if patience is not None and validation is None:
-        raise ValueError("early stopping (patience) needs validation data to watch")
-    keras.utils.set_random_seed(seed)
-    model = compile_classifier(build_scratch_cnn(array.shape[1:], int(np.max(labels)) + 1), learning_rate)
-    watched = None if validation is None else (as_channels_last(validation[0]), np.asarray(validation[1]))
-    run = fit(model, array, np.asarray(labels), epochs=epochs, batch_size=batch_size, validation_data=watched,
-              callbacks=early_stopping(patience))
-    return model, run
 
 
 @cached
@@ -157,7 +130,7 @@ def labelled_comparison(
     split = validation_split(labels, VALIDATION_FRACTION)
     (x_fit, x_val), (y_fit, y_val) = split.take(images), split.take(labels)
     y_test = np.asarray(data.y_test)
-    scratch = _approach([train_scratch_cnn(x_fit, y_fit, validation=(x_val, y_val), epochs=max_epochs,
+    scratch = _approach([train_scratch_cnn(x_fit, y_fit, validation_data=(x_val, y_val), epochs=max_epochs,
                                            patience=patience, seed=seed) for seed in seeds],
                         as_channels_last(data.x_test), y_test)
     head = None

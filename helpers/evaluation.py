@@ -73,17 +73,6 @@ def score(y_true: Sequence[int], y_pred: Sequence[int], seed: int = 0) -> Score:
     return Score(accuracy, float(low), float(high), n)
 
 
-def score_over_seeds(y_true: Sequence[int], predictions: np.ndarray, seed: int = 0) -> Score:
-    """The mean accuracy of several runs (one row of ``predictions`` per seed) on the same images, with a
-    95% bootstrap interval over the images (each resample keeps an image's outcomes under every seed)."""
-    true = np.asarray(y_true)
-    per_image = _share_right(true, predictions)  # the share of runs that got each image right
-    rng = np.random.default_rng(seed)
-    resampled = [per_image[rng.integers(0, len(true), len(true))].mean() for _ in range(RESAMPLES // 5)]
-    low, high = np.quantile(resampled, [(1 - CONFIDENCE) / 2, (1 + CONFIDENCE) / 2])
-    return Score(float(per_image.mean()), float(low), float(high), len(true))
-
-
 @dataclass(frozen=True)
 class Difference:
     """Accuracy of A minus accuracy of B on the same images, in points, with a paired 95% interval."""
@@ -176,3 +165,17 @@ def _same_shape(y_true: Sequence[int], y_pred: Sequence[int]) -> tuple[np.ndarra
     if true.shape != pred.shape or true.ndim != 1 or len(true) == 0:
         raise ValueError(f"expected two non-empty 1-D label arrays of the same length, got shapes {true.shape} and {pred.shape}")
     return true, pred
+
+
+def score_over_seeds(y_true: Sequence[int], predictions: Sequence[Sequence[int]], seed: int = 0) -> Score:
+    """Accuracy averaged over several runs (seeds) predicting the same images, with a 95% bootstrap
+    interval over the images: each image counts with the share of runs that got it right, and
+    resampling the images keeps those shares together."""
+    if len(predictions) == 0:
+        raise ValueError("score_over_seeds needs the predictions of at least one run")
+    right = np.stack([np.equal(*_same_shape(y_true, pred)) for pred in predictions])
+    shares, counts = np.unique(right.mean(axis=0), return_counts=True)
+    n = right.shape[1]
+    resampled = np.random.default_rng(seed).multinomial(n, counts / n, size=RESAMPLES) @ shares / n
+    low, high = np.quantile(resampled, [(1 - CONFIDENCE) / 2, (1 + CONFIDENCE) / 2])
+    return Score(float(right.mean()), float(low), float(high), n)

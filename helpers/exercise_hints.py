@@ -43,9 +43,9 @@ HINTS: dict[str, tuple[str, ...]] = {
         "Three copies of the same product add up to three times the original output: divide by 3.",
     ),
     "08_reading_table": (
-        "table.accuracies is a dict from approach name to test accuracy; use it, do not type numbers.",
-        "max(d, key=d.get) gives the key with the largest value.",
-        "A difference in percentage points is 100 * (a - b).",
+        "Each list holds one test accuracy per seed; a mean is sum(values) / len(values).",
+        "Points are 100 * (mean of pretrained - mean of from_random): positive when the digit weights helped.",
+        "Two ranges [min, max] do not overlap when one lies entirely above the other, in either direction.",
     ),
 }
 

@@ -109,13 +109,15 @@ def build_transfer_model(
 
 
 def truncate(base: Any, tap: str) -> Any:
-    """``base`` from its input to the output of layer ``tap``, sharing its layers (the layers above are dropped)."""
+    """``base`` from its input to the output of layer ``tap``, sharing its layers (the layers above are dropped):
+    the course's one sub-model builder (a backbone cut at a tap layer, the digit CNN cut at ``dense``)."""
     import keras
 
     names = [layer.name for layer in base.layers]
     if tap not in names:
         raise ValueError(f"{base.name} has no layer {tap!r}; expected one of its {len(names)} layer names")
-    return keras.Model(base.input, base.get_layer(tap).output, name=f"{base.name}_to_{tap}")
+    # inputs[0], not .input: a Sequential model (the scratch CNN) that was never called has no .input
+    return keras.Model(base.inputs[0], base.get_layer(tap).output, name=f"{base.name}_to_{tap}")
 
 
 def base_of(model: Any) -> Any:

@@ -352,3 +352,33 @@ def value_histogram(arrays: Mapping[str, Any], title: str | None = None) -> Any:
     if title:
         fig.suptitle(title)
     return fig
+
+
+def accuracy_over_seeds(sizes: Sequence[int], runs: Mapping[str, Sequence[Sequence[float]]],
+                        title: str | None = None) -> Any:
+    """Test accuracy against the number of labelled images (log x): for each approach, one dot per
+    seed and a line through the means, so overlapping seed ranges are visible at a glance."""
+    import matplotlib.pyplot as plt
+
+    xs = np.asarray(sizes, dtype=float)
+    if xs.ndim != 1 or xs.size == 0 or (xs <= 0).any():
+        raise ValueError(f"expected a non-empty list of positive sizes, got {list(np.ravel(sizes))}")
+    if not runs:
+        raise ValueError("expected at least one approach, got an empty dict")
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for index, (name, per_size) in enumerate(runs.items()):
+        if len(per_size) != len(xs) or any(len(values) == 0 for values in per_size):
+            raise ValueError(f"{name!r}: expected a non-empty list of accuracies (one per seed) for each of the "
+                             f"{len(xs)} sizes, got {[len(values) for values in per_size]}")
+        shift = 1 + 0.03 * (index - (len(runs) - 1) / 2)  # side by side, so dots of equal values stay visible
+        line = ax.plot(xs * shift, [np.mean(values) for values in per_size], marker="_", markersize=14, label=name)
+        for x, values in zip(xs * shift, per_size):
+            ax.scatter([x] * len(values), values, s=14, color=line[0].get_color(), alpha=0.7)
+    ax.set_xscale("log")
+    ax.set_xticks(xs, labels=[f"{int(x):,}" for x in xs])
+    ax.minorticks_off()
+    ax.set_xlabel("labelled training images (log scale)")
+    ax.set_ylabel("test accuracy (dots: seeds; line: mean)")
+    ax.set_title(title or "test accuracy over seeds")
+    ax.legend(fontsize=8)
+    return fig

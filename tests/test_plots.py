@@ -328,3 +328,21 @@ def test_photo_predictions_rejects_caption_count(fashion):
     with pytest.raises(ValueError, match="got a single string"):
         plots.photo_predictions(fashion.x_test[:1], "a")
 
+
+
+# ---------------------------------------------------------------- accuracy_over_seeds
+
+def test_accuracy_over_seeds_draws_every_seed_and_a_line_through_the_means():
+    runs = {"fine-tuned": [[0.70, 0.72, 0.74], [0.80, 0.81, 0.82]], "random": [[0.60, 0.61, 0.65], [0.83, 0.84, 0.85]]}
+    fig = plots.accuracy_over_seeds([500, 2000], runs, title="seeds")
+    ax = fig.axes[0]
+    dots = sorted(float(y) for collection in ax.collections for _, y in collection.get_offsets())
+    assert dots == sorted(value for per_size in runs.values() for values in per_size for value in values)
+    means = {line.get_label(): list(line.get_ydata()) for line in ax.get_lines()}
+    assert means["fine-tuned"] == pytest.approx([0.72, 0.81]) and means["random"] == pytest.approx([0.62, 0.84])
+    assert ax.get_xscale() == "log" and ax.get_title() == "seeds"
+
+
+def test_accuracy_over_seeds_rejects_a_missing_size():
+    with pytest.raises(ValueError, match="one per seed"):
+        plots.accuracy_over_seeds([500, 2000], {"random": [[0.6, 0.7]]})

@@ -52,8 +52,15 @@ FIGURES: dict[str, Figure] = {
     "fashion_finetuned_accuracy": Figure("Fashion-MNIST, fine-tuned, test accuracy", 0.90),
     "mnist_finetuned_accuracy": Figure("MNIST, fine-tuned, test accuracy", 0.985),
     # lesson 08
-    "limits_pretrained_digit_cnn_accuracy": Figure("Fashion-MNIST, digit CNN fine-tuned from MNIST weights"),
-    "limits_random_digit_cnn_accuracy": Figure("Fashion-MNIST, the same CNN from random weights"),
+    # (mean of the seeds, interval over the test images; the sizes are in the settings: 500 and 2,000 images)
+    "limits_finetuned_small_accuracy": Figure(
+        "Fashion-MNIST, smaller labelled set, the digit CNN fine-tuned from its MNIST weights"),
+    "limits_random_small_accuracy": Figure(
+        "Fashion-MNIST, smaller labelled set, the same CNN from random weights (same budget)"),
+    "limits_finetuned_large_accuracy": Figure(
+        "Fashion-MNIST, larger labelled set, the digit CNN fine-tuned from its MNIST weights"),
+    "limits_random_large_accuracy": Figure(
+        "Fashion-MNIST, larger labelled set, the same CNN from random weights (same budget)"),
     # the course as a whole
     "course_seconds_cold": Figure("whole course executed, cold cache", 600.0, "lower", unit="s"),
     "course_seconds_warm": Figure("whole course executed, warm cache", 120.0, "lower", unit="s"),
