@@ -110,6 +110,21 @@ def grade_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def hub_command(args: argparse.Namespace) -> int:
+    from helpers.infra import hub
+
+    deployment = hub.ClassDeployment()
+    if args.action == "setup":
+        hub.setup(deployment)
+        print(f"set up: {deployment.root} (accounts {', '.join(deployment.accounts)}); start it with `python -m helpers hub`")
+        return 0
+    if args.action == "remove":
+        hub.remove(deployment)
+        print(f"removed {deployment.root} and the accounts {', '.join(deployment.accounts)}")
+        return 0
+    return hub.serve(deployment, Path(args.log))
+
+
 def results_command(args: argparse.Namespace) -> int:
     from helpers.infra import results
 
@@ -137,6 +152,11 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument("submissions", help="a folder holding one folder per student")
     grade.add_argument("--out", help="grades CSV (default: grades.csv in the course directory)")
     grade.set_defaults(func=grade_command)
+    hub_parser = commands.add_parser("hub", help="a class on this machine: JupyterHub with nbgrader's exchange (as root)")
+    hub_parser.add_argument("action", nargs="?", default="start", choices=["start", "setup", "remove"],
+                            help="start (default; sets up first), setup only, or remove the deployment")
+    hub_parser.add_argument("--log", default="build/hub.log", help="JupyterHub's log (default: build/hub.log)")
+    hub_parser.set_defaults(func=hub_command)
     results_parser = commands.add_parser("results", help="measured figures next to their targets")
     results_parser.add_argument("--json", action="store_true", help="one JSON object keyed by figure name")
     results_parser.set_defaults(func=results_command)
