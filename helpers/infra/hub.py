@@ -159,6 +159,7 @@ def setup(deployment: ClassDeployment, lessons: list[str] | None = None) -> None
             _ensure_account(account)
         _write_configuration(deployment)
         _ensure_exchange(deployment)
+        _check_assets_readable(deployment)
         if not deployment.course_dir.exists():
             _copy_course(deployment)
             prepare_as_instructor(deployment, lessons)
@@ -280,6 +281,18 @@ def _ensure_exchange(deployment: ClassDeployment) -> None:
     account = pwd.getpwnam(deployment.instructor)
     os.chown(course, account.pw_uid, account.pw_gid)
     os.chmod(course, 0o755)
+
+
+def _check_assets_readable(deployment: ClassDeployment) -> None:
+    """Every account's kernels read COURSE_ASSETS: a mirror under a private home would fail them all."""
+    if not deployment.assets:
+        return
+    probe = "import os, sys; sys.exit(0 if os.access(sys.argv[1], os.R_OK | os.X_OK) else 1)"
+    for account in deployment.accounts:
+        done = run_as(deployment, account, [str(SYSTEM_PYTHON), "-c", probe, deployment.assets], check=False)
+        if done.returncode != 0:
+            raise PermissionError(f"the account {account} cannot read the asset mirror {deployment.assets}: make it "
+                                  "(and every folder above it) readable by all, or set COURSE_ASSETS to a copy that is")
 
 
 def _copy_course(deployment: ClassDeployment) -> None:
@@ -439,6 +452,9 @@ def remove(deployment: ClassDeployment) -> None:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+    deadline = time.monotonic() + 30
+    while account_processes(deployment) and time.monotonic() < deadline:  # userdel refuses a busy account
+        time.sleep(0.2)
     for account in deployment.accounts:
         try:
             pwd.getpwnam(account)
