@@ -114,15 +114,20 @@ def hub_command(args: argparse.Namespace) -> int:
     from helpers.infra import hub
 
     deployment = hub.ClassDeployment()
-    if args.action == "setup":
-        hub.setup(deployment)
-        print(f"set up: {deployment.root} (accounts {', '.join(deployment.accounts)}); start it with `python -m helpers hub`")
-        return 0
-    if args.action == "remove":
-        hub.remove(deployment)
-        print(f"removed {deployment.root} and the accounts {', '.join(deployment.accounts)}")
-        return 0
-    return hub.serve(deployment, Path(args.log))
+    try:
+        if args.action == "setup":
+            hub.setup(deployment)
+            print(f"set up: {deployment.root} (accounts {', '.join(deployment.accounts)}); "
+                  "start it with `python -m helpers hub`")
+            return 0
+        if args.action == "remove":
+            hub.remove(deployment)
+            print(f"removed {deployment.root} and the accounts {', '.join(deployment.accounts)}")
+            return 0
+        return hub.serve(deployment, Path(args.log))
+    except (OSError, RuntimeError) as error:  # not root, a port in use, a failed install: say which
+        print(f"python -m helpers hub {args.action}: {error}", file=sys.stderr)
+        return 1
 
 
 def results_command(args: argparse.Namespace) -> int:

@@ -28,6 +28,7 @@ import pwd
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -371,6 +372,10 @@ def start(deployment: ClassDeployment, log: Path, timeout: float = 120) -> subpr
     """Start the hub (set up first) in the background, its output and every server's in ``log``;
     return once it answers on its public address."""
     _require_root()
+    for port in (deployment.port, deployment.hub_port, deployment.proxy_api_port):
+        if _listening(port):
+            raise OSError(f"port {port} is already in use (is this class's hub already running?); "
+                          f"stop it, or choose other ports in ClassDeployment")
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as output:
         process = subprocess.Popen(
@@ -393,6 +398,11 @@ def start(deployment: ClassDeployment, log: Path, timeout: float = 120) -> subpr
     raise TimeoutError(f"JupyterHub did not answer at {deployment.url} within {timeout:.0f} s; see {log}")
 
 
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
 def stop(process: subprocess.Popen, timeout: float = 60) -> None:
     """Stop the hub: it stops every user's server and the proxy on its way out."""
     if process.poll() is None:
@@ -412,6 +422,11 @@ def serve(deployment: ClassDeployment, log: Path) -> int:
           f"  instructor: {deployment.instructor}   students: {', '.join(deployment.students)}\n"
           f"  test password for every account: {password(deployment)}\n"
           "Local use only: see deploy/jupyterhub_config.py for what a real class changes. Ctrl+C stops it.")
+    def interrupted(signum, frame):  # Ctrl+C, or `kill` from a service manager
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupted)
+    signal.signal(signal.SIGTERM, interrupted)
     try:
         return process.wait()
     except KeyboardInterrupt:
