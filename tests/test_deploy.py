@@ -47,7 +47,7 @@ def deployment(tmp_path) -> hub.ClassDeployment:
                                      proxy_api_port=18003, assets="/mirror", profile="quick")
     deployment.hub_state.mkdir(parents=True)
     (deployment.hub_state / "password").write_text("a-test-password\n")
-    hub._write_configuration(deployment)
+    hub.write_configuration(deployment)
     return deployment
 
 

@@ -50,10 +50,6 @@ NOT_COURSE = (".git", ".venv", ".cache", "build", "gradebook", "node_modules", "
 ENVIRONMENT_STAMP = "course-environment.json"  # digests of what the environment was built from
 
 
-def _from_environment(name: str) -> str:
-    return os.environ.get(name, "")
-
-
 @dataclass(frozen=True)
 class ClassDeployment:
     """Where a class lives on this machine and who is in it. Paths, account names and ports
@@ -68,8 +64,8 @@ class ClassDeployment:
     proxy_api_port: int = 18767
     # COURSE_ASSETS (the read-only mirror) and COURSE_PROFILE of every server: by default
     # those of the process that sets the class up ("" leaves them unset).
-    assets: str = field(default_factory=lambda: _from_environment("COURSE_ASSETS"))
-    profile: str = field(default_factory=lambda: _from_environment("COURSE_PROFILE"))
+    assets: str = field(default_factory=lambda: os.environ.get("COURSE_ASSETS", ""))
+    profile: str = field(default_factory=lambda: os.environ.get("COURSE_PROFILE", ""))
 
     @property
     def url(self) -> str:
@@ -158,7 +154,7 @@ def setup(deployment: ClassDeployment, lessons: list[str] | None = None) -> None
         ensure_environment(deployment.environment)
         for account in deployment.accounts:
             _ensure_account(account)
-        _write_configuration(deployment)
+        write_configuration(deployment)
         _ensure_exchange(deployment)
         _check_assets_readable(deployment)
         if not deployment.course_dir.exists():
@@ -245,7 +241,7 @@ def _ensure_account(account: str) -> None:
     os.chmod(home(account), 0o700)
 
 
-def _write_configuration(deployment: ClassDeployment) -> None:
+def write_configuration(deployment: ClassDeployment) -> None:
     """class.json, the hub's configuration, the Jupyter configuration folders and the password."""
     deployment.root.mkdir(parents=True, exist_ok=True)
     os.chmod(deployment.root, 0o755)
