@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ import nbformat
 import pytest
 from browser_support import (
     ARTIFACTS,
+    CHROMIUM,
     LONG,
     VIEWPORT,
     current_notebook,
@@ -149,8 +149,10 @@ class Story:
 
 @pytest.fixture(scope="module")
 def story():
-    require(os.geteuid() == 0, "the class server creates system accounts: run as root")
+    missing = hub.missing_prerequisites()
+    require(not missing, f"the class server needs {'; '.join(missing)}")
     playwright = sync_playwright()
+    require(Path(CHROMIUM).exists(), f"no chromium at {CHROMIUM} (Debian: apt-get install chromium)")
     deployment = hub.ClassDeployment(
         root=Path("/srv/tlcourse-test"), instructor=INSTRUCTOR, students=(ALICE, BOB, CAROL),
         port=free_port(), hub_port=free_port(), proxy_api_port=free_port(), profile="quick")

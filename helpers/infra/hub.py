@@ -148,7 +148,9 @@ def setup(deployment: ClassDeployment, lessons: list[str] | None = None) -> None
     The first set-up copies the course to the instructor, puts the students in its gradebook and
     releases ``lessons`` (default: every lesson) to the exchange.
     """
-    _require_root()
+    missing = missing_prerequisites()
+    if missing:
+        raise OSError(f"cannot set up the class: missing {'; '.join(missing)}")
     previous_umask = os.umask(0o022)  # the environment and configuration must be readable by all
     try:
         ensure_environment(deployment.environment)
@@ -162,6 +164,19 @@ def setup(deployment: ClassDeployment, lessons: list[str] | None = None) -> None
             prepare_as_instructor(deployment, lessons)
     finally:
         os.umask(previous_umask)
+
+
+def missing_prerequisites() -> list[str]:
+    """What this machine lacks to set a class up (empty when nothing): root, the system's Python
+    with venv (the course environment), npm (the proxy)."""
+    missing = [] if os.geteuid() == 0 else ["root (it creates system accounts)"]
+    venv = subprocess.run([str(SYSTEM_PYTHON), "-c", "import ensurepip, venv"], capture_output=True, check=False) \
+        if SYSTEM_PYTHON.exists() else None
+    if venv is None or venv.returncode != 0:
+        missing.append(f"{SYSTEM_PYTHON} with venv (Debian: apt-get install python3-venv)")
+    if shutil.which("npm") is None:
+        missing.append("npm, for configurable-http-proxy (Debian: apt-get install npm)")
+    return missing
 
 
 def _require_root() -> None:
@@ -193,8 +208,6 @@ def ensure_environment(environment: Path) -> None:
     stamp = environment / ENVIRONMENT_STAMP
     python = environment / "bin" / "python"
     if not python.exists():
-        if not SYSTEM_PYTHON.exists():
-            raise FileNotFoundError(f"expected the system's Python at {SYSTEM_PYTHON} (Debian: apt-get install python3-venv)")
         _run([str(SYSTEM_PYTHON), "-m", "venv", str(environment)])
         _run([str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
         stamp.unlink(missing_ok=True)
@@ -220,14 +233,11 @@ def ensure_environment(environment: Path) -> None:
     settings.mkdir(parents=True, exist_ok=True)
     shutil.copy(DEPLOY / "lab-overrides.json", settings / "overrides.json")
     if built.get("proxy") != wanted["proxy"]:
-        npm = shutil.which("npm")
-        if npm is None:
-            raise FileNotFoundError("expected npm on PATH to install configurable-http-proxy (Debian: apt-get install npm)")
         proxy = environment / "proxy"
         proxy.mkdir(exist_ok=True)
         for name in ("package.json", "package-lock.json"):
             shutil.copy(DEPLOY / name, proxy)
-        _run([npm, "ci", "--no-audit", "--no-fund"], cwd=proxy)
+        _run(["npm", "ci", "--no-audit", "--no-fund"], cwd=proxy)
         done("proxy")
 
 
