@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup test test-fast course results release
+.PHONY: setup test test-fast course results release hub
 setup:            ## create .venv with the pinned environment and the helpers package
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -25,3 +25,6 @@ results:          ## measured figures next to their targets
 
 release:          ## regenerate lessons/ from solutions/ with nbgrader
 	$(PY) -m helpers release
+
+hub:              ## a class on this machine: JupyterHub + nbgrader's exchange, as root (README: Teaching a class on JupyterHub)
+	$(PY) -m helpers hub

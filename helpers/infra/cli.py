@@ -115,6 +115,26 @@ def grade_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def hub_command(args: argparse.Namespace) -> int:
+    from helpers.infra import hub
+
+    deployment = hub.ClassDeployment()
+    try:
+        if args.action == "setup":
+            hub.setup(deployment)
+            print(f"set up: {deployment.root} (accounts {', '.join(deployment.accounts)}); "
+                  "start it with `python -m helpers hub`")
+            return 0
+        if args.action == "remove":
+            hub.remove(deployment)
+            print(f"removed {deployment.root} and the accounts {', '.join(deployment.accounts)}")
+            return 0
+        return hub.serve(deployment, Path(args.log))
+    except (OSError, RuntimeError) as error:  # not root, a port in use, a failed install: say which
+        print(f"python -m helpers hub {args.action}: {error}", file=sys.stderr)
+        return 1
+
+
 def results_command(args: argparse.Namespace) -> int:
     from helpers.infra import results
 
@@ -172,6 +192,11 @@ def parser() -> argparse.ArgumentParser:
     cache_parser.add_argument("--function", help="clear: only this function's entries (e.g. extract_features)")
     cache_parser.add_argument("--max-size", help="prune: the size to keep the cache under, e.g. 2GB or 500MB")
     cache_parser.set_defaults(func=cache_command)
+    hub_parser = commands.add_parser("hub", help="a class on this machine: JupyterHub with nbgrader's exchange (as root)")
+    hub_parser.add_argument("action", nargs="?", default="start", choices=["start", "setup", "remove"],
+                            help="start (default; sets up first), setup only, or remove the deployment")
+    hub_parser.add_argument("--log", default="build/hub.log", help="JupyterHub's log (default: build/hub.log)")
+    hub_parser.set_defaults(func=hub_command)
     results_parser = commands.add_parser("results", help="measured figures next to their targets")
     results_parser.add_argument("--json", action="store_true", help="one JSON object keyed by figure name")
     results_parser.set_defaults(func=results_command)
