@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,8 +32,11 @@ from helpers.models import InferenceMode, build_head, compile_classifier, trunca
 from helpers.protocol import DEFAULT_SEEDS, Selection, select, validation_split
 from helpers.training import accuracy, early_stopping, fit, predict_classes
 
+if TYPE_CHECKING:
+    import keras
 
-def cut_layer(base: Any, n_layers: int) -> str:
+
+def cut_layer(base: keras.Model, n_layers: int) -> str:
     """The name of the layer whose output feeds the top ``n_layers`` layers of ``base``.
 
     ValueError when the top part also reads from a lower layer (a cut inside a
@@ -46,7 +49,7 @@ def cut_layer(base: Any, n_layers: int) -> str:
     return name
 
 
-def top_part(base: Any, cut: str) -> Any:
+def top_part(base: keras.Model, cut: str) -> keras.Model:
     """A model from the output of layer ``cut`` to the output of ``base``, sharing its layers."""
     import keras
 
@@ -62,7 +65,7 @@ def top_part(base: Any, cut: str) -> Any:
         ) from error
 
 
-def build_top_model(base: Any, cut: str, head: Any, batchnorm_mode: str = "inference") -> Any:
+def build_top_model(base: keras.Model, cut: str, head: keras.Model, batchnorm_mode: str = "inference") -> keras.Model:
     """Cached activations at ``cut`` -> the top of ``base`` -> GAP -> ``head``.
 
     ``head`` takes the pooled vector (``helpers.models.build_head((features,))``), so a head trained on
@@ -83,19 +86,19 @@ def build_top_model(base: Any, cut: str, head: Any, batchnorm_mode: str = "infer
     return keras.Model(inputs, head(x), name=f"fine_tune_from_{cut}")
 
 
-def weights_of(layers: Sequence[Any]) -> list[np.ndarray]:
+def weights_of(layers: Sequence[keras.layers.Layer]) -> list[np.ndarray]:
     """Copies of the weights of ``layers`` (a snapshot to compare against later)."""
     return [np.array(w.numpy(), copy=True) for layer in layers for w in layer.weights]
 
 
-def largest_change(before: Sequence[np.ndarray], layers: Sequence[Any]) -> float:
+def largest_change(before: Sequence[np.ndarray], layers: Sequence[keras.layers.Layer]) -> float:
     """The largest absolute change of any weight of ``layers`` since the snapshot ``before``."""
     after = weights_of(layers)
     _check_same_shapes(before, after)
     return max((float(np.max(np.abs(a - b))) for a, b in zip(after, before) if a.size), default=0.0)
 
 
-def relative_change(before: Sequence[np.ndarray], layers: Sequence[Any]) -> float:
+def relative_change(before: Sequence[np.ndarray], layers: Sequence[keras.layers.Layer]) -> float:
     """How far the weights of ``layers`` moved since ``before``: ||after - before|| / ||before||."""
     after = weights_of(layers)
     _check_same_shapes(before, after)
@@ -110,7 +113,7 @@ def _check_same_shapes(before: Sequence[np.ndarray], after: Sequence[np.ndarray]
         raise ValueError(f"the snapshot holds weights of shapes {shapes_before}, the layers now hold {shapes_after}")
 
 
-def pooled_outputs(base: Any, cut: str, activations: np.ndarray, batch_size: int = 256) -> np.ndarray:
+def pooled_outputs(base: keras.Model, cut: str, activations: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """The base's pooled output (what a frozen-base head trains on), computed from cached activations at ``cut``."""
     import keras
 

@@ -55,13 +55,13 @@ class ParameterCounts:
         return self.trainable + self.non_trainable
 
 
-def parameter_counts(model: Any) -> ParameterCounts:
+def parameter_counts(model: keras.Model | keras.layers.Layer) -> ParameterCounts:
     """Trainable and non-trainable parameters, counted from the model's weights."""
     count = lambda weights: int(sum(int(np.prod(w.shape)) for w in weights))  # noqa: E731
     return ParameterCounts(count(model.trainable_weights), count(model.non_trainable_weights))
 
 
-def build_head(feature_shape: Sequence[int], num_classes: int = 10, dropout: float = 0.2) -> Any:
+def build_head(feature_shape: Sequence[int], num_classes: int = 10, dropout: float = 0.2) -> keras.Sequential:
     """GAP (only for a spatial feature map) + Dropout + Dense logits."""
     import keras
 
@@ -108,7 +108,7 @@ def build_transfer_model(
     return keras.Model(inputs, outputs, name=f"{backbone}_transfer")
 
 
-def truncate(base: Any, tap: str) -> Any:
+def truncate(base: keras.Model, tap: str) -> keras.Model:
     """``base`` from its input to the output of layer ``tap``, sharing its layers (the layers above are dropped):
     the course's one sub-model builder (a backbone cut at a tap layer, the digit CNN cut at ``dense``)."""
     import keras
@@ -120,7 +120,7 @@ def truncate(base: Any, tap: str) -> Any:
     return keras.Model(base.inputs[0], base.get_layer(tap).output, name=f"{base.name}_to_{tap}")
 
 
-def base_of(model: Any) -> Any:
+def base_of(model: keras.Model) -> keras.Model:
     """The backbone inside a transfer model (its first nested Model, unwrapped from ``InferenceMode``)."""
     layers = [layer.inner if isinstance(layer, InferenceMode) else layer for layer in model.layers]
     nested = [layer for layer in layers if isinstance(layer, keras.Model) and layer.name != "head"]
@@ -132,7 +132,8 @@ def base_of(model: Any) -> Any:
 STEPS_PER_EXECUTION = 32
 
 
-def compile_classifier(model: Any, learning_rate: float = 1e-3, steps_per_execution: int = STEPS_PER_EXECUTION) -> Any:
+def compile_classifier(model: keras.Model, learning_rate: float | keras.optimizers.schedules.LearningRateSchedule = 1e-3,
+                       steps_per_execution: int = STEPS_PER_EXECUTION) -> keras.Model:
     """Adam + sparse categorical cross-entropy on logits + accuracy (keywords: Keras 3).
 
     ``steps_per_execution`` batches run in one call into TensorFlow: the same updates in the same
@@ -149,7 +150,7 @@ def compile_classifier(model: Any, learning_rate: float = 1e-3, steps_per_execut
     return model
 
 
-def unfreeze_top(base: Any, n_layers: int, batchnorm_trainable: bool = False) -> list[str]:
+def unfreeze_top(base: keras.Model, n_layers: int, batchnorm_trainable: bool = False) -> list[str]:
     """Make the last ``n_layers`` layers of ``base`` trainable, keeping BatchNorm frozen unless
     ``batchnorm_trainable`` (then its scale and offset, gamma and beta, learn too).
 
@@ -171,7 +172,7 @@ def unfreeze_top(base: Any, n_layers: int, batchnorm_trainable: bool = False) ->
     return unfrozen
 
 
-def build_scratch_cnn(input_shape: Sequence[int] = (28, 28, 1), num_classes: int = 10) -> Any:
+def build_scratch_cnn(input_shape: Sequence[int] = (28, 28, 1), num_classes: int = 10) -> keras.Sequential:
     """A small CNN trained from scratch on the raw 28x28 images (scaled to [0, 1] inside).
 
     Rescaling -> [Conv 32 3x3 ReLU -> MaxPool 2] -> [Conv 64 3x3 ReLU -> MaxPool 2]

@@ -5,12 +5,15 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from helpers.data import check_images
 from helpers.models import build_scratch_cnn, compile_classifier
+
+if TYPE_CHECKING:
+    import keras
 
 
 @dataclass
@@ -69,7 +72,7 @@ def fit(
     return TrainingRun({k: [float(v) for v in vs] for k, vs in history.history.items()}, time.perf_counter() - start, epoch_seconds)
 
 
-def early_stopping(patience: int | None, monitor: str = "val_accuracy") -> list[Any]:
+def early_stopping(patience: int | None, monitor: str = "val_accuracy") -> list[keras.callbacks.Callback]:
     """Stop once ``monitor`` has not improved for ``patience`` epochs and keep the best epoch
     (no callback when ``patience`` is None)."""
     import keras
@@ -79,12 +82,12 @@ def early_stopping(patience: int | None, monitor: str = "val_accuracy") -> list[
     return [keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True)]
 
 
-def predict_classes(model: Any, x: Any, batch_size: int = 256) -> np.ndarray:
+def predict_classes(model: keras.Model, x: Any, batch_size: int = 256) -> np.ndarray:
     """Predicted class indices (argmax of the logits)."""
     return np.argmax(model.predict(x, batch_size=batch_size, verbose=0), axis=-1)
 
 
-def accuracy(model: Any, x: Any, y: Any, batch_size: int = 256) -> float:
+def accuracy(model: keras.Model, x: Any, y: Any, batch_size: int = 256) -> float:
     """Fraction of ``x`` whose predicted class equals ``y``."""
     labels = np.asarray(y)
     return float(np.mean(predict_classes(model, x, batch_size) == labels))
@@ -159,7 +162,7 @@ def train_scratch_cnn(
     return model, run
 
 
-def copied_weights(model: Any, except_layers: Sequence[str] = ()) -> dict[str, list[np.ndarray]]:
+def copied_weights(model: keras.Model, except_layers: Sequence[str] = ()) -> dict[str, list[np.ndarray]]:
     """Layer name -> weights of every layer of ``model`` that has weights, except ``except_layers``
     (those are reinitialised): what ``train_scratch_cnn(start_weights=...)`` starts from."""
     names = [layer.name for layer in model.layers]
