@@ -50,7 +50,7 @@ def test_results_json_has_every_figure_with_target_and_direction(tmp_path: Path)
 
 
 def test_results_reads_recorded_figures(tmp_path: Path) -> None:
-    env = {"COURSE_CACHE": str(tmp_path)}
+    env = {"COURSE_CACHE": str(tmp_path), "COURSE_PROFILE": "full"}  # only full runs record figures
     subprocess.run([sys.executable, "-c", "from helpers.infra import results; results.record('mnist_finetuned_accuracy', 0.975, epochs=3)"],
                    check=True, env={**os.environ, **env}, cwd=REPO)
     table = json.loads(run_cli("results", "--json", env=env).stdout)
