@@ -16,7 +16,7 @@ import numpy as np
 from helpers.data import adapted_dataset, check_images
 from helpers.features import compute_features, features_at_layers
 from helpers.infra.cache import cached
-from helpers.models import STEPS_PER_EXECUTION, build_head, build_transfer_model, compile_classifier
+from helpers.models import STEPS_PER_EXECUTION, build_head, build_practical_head, build_transfer_model, compile_classifier
 from helpers.training import TrainingRun, accuracy, early_stopping, fit
 
 
@@ -54,13 +54,15 @@ def train_head(
     num_classes: int = 10,
     seed: int = 42,
     steps_per_execution: int = STEPS_PER_EXECUTION,
+    head: str = "course",
 ) -> tuple[Any, TrainingRun]:
     """Train Dropout + Dense logits (Adam, cross-entropy on logits) on cached pooled features.
 
     With ``patience`` set, training stops once validation accuracy has not
     improved for that many epochs and the best epoch's weights are kept, so
     ``epochs`` becomes an upper bound instead of a guess. Seeded: the same call
-    gives the same head.
+    gives the same head. ``head="practical"`` trains the common practical's
+    Dense(128, relu) + Dense(softmax) instead (lesson 09; ``dropout`` is then unused).
     """
     import keras
 
@@ -69,11 +71,17 @@ def train_head(
         raise ValueError(f"expected features of shape (N, D) with one label each, got {array.shape} and {len(labels)} labels")
     if patience is not None and validation_split <= 0:
         raise ValueError("early stopping (patience) needs a validation split > 0 to watch")
+    if head not in ("course", "practical"):
+        raise ValueError(f"head must be 'course' (Dropout + Dense logits) or 'practical' (Dense(128) + softmax), got {head!r}")
     keras.utils.set_random_seed(seed)
-    head = compile_classifier(build_head((array.shape[1],), num_classes, dropout), learning_rate, steps_per_execution)
-    run = fit(head, array, np.asarray(labels), epochs=epochs, batch_size=batch_size,
+    if head == "course":
+        model = compile_classifier(build_head((array.shape[1],), num_classes, dropout), learning_rate, steps_per_execution)
+    else:
+        model = compile_classifier(build_practical_head((array.shape[1],), num_classes), learning_rate,
+                                   steps_per_execution, from_logits=False)
+    run = fit(model, array, np.asarray(labels), epochs=epochs, batch_size=batch_size,
               validation_split=validation_split, callbacks=early_stopping(patience))
-    return head, run
+    return model, run
 
 
 @cached
