@@ -16,6 +16,7 @@ same weights (``tests/test_practical.py`` proves it against the practical's own 
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -46,7 +47,6 @@ OWN_SCALING = "preprocess_input"  # MobileNetV2's own: x / 127.5 - 1, to [-1, 1]
 KERAS_VALIDATION_SPLIT = 0.1  # fit(..., validation_split=0.1): Keras holds out the LAST 10%, unshuffled
 BATCH_SIZE = 32  # Keras's default, which the practical keeps (every row of the ablation keeps it too)
 PROTOCOL_VALIDATION = 0.2  # the part of the ablation's training images that only chooses (stratified)
-TIMING_SAMPLE = 512  # images whose pass through the base is timed to price a whole pass
 
 
 @dataclass(frozen=True)
@@ -140,13 +140,34 @@ def build_practical_model(size: int = 32) -> Any:
     return model
 
 
-def pooled_features(images: Any, size: int, scaling: str) -> np.ndarray:
-    """Pooled frozen-base features of raw images at ``size`` px with the given scaling (cached)."""
+@dataclass(frozen=True)
+class TimedFeatures:
+    """Pooled features of a set of images and what the one pass that computed them cost."""
+
+    features: np.ndarray
+    seconds: float  # wall clock of the pass, building the model included
+    n_images: int
+
+
+@cached
+def timed_features(images: Any, size: int, scaling: str) -> TimedFeatures:
+    """Pooled frozen-base features of raw images at ``size`` px with the given scaling, computed in one
+    timed pass (uncached underneath, so the time is the pass's and not a cache read) and kept in the
+    course cache with the time it took."""
+    array = np.asarray(images)
+    start = time.perf_counter()
     if scaling == UNIT_SCALING:
-        return unit_scaled_features(images, size)
-    if scaling == OWN_SCALING:
-        return features.extract_features(images, BACKBONE, size)
-    raise ValueError(f"scaling must be {UNIT_SCALING!r} or {OWN_SCALING!r}, got {scaling!r}")
+        values = unit_scaled_features.__wrapped__(array, size)
+    elif scaling == OWN_SCALING:
+        values = features.compute_features(array, BACKBONE, size)
+    else:
+        raise ValueError(f"scaling must be {UNIT_SCALING!r} or {OWN_SCALING!r}, got {scaling!r}")
+    return TimedFeatures(values, time.perf_counter() - start, len(array))
+
+
+def pooled_features(images: Any, size: int, scaling: str) -> np.ndarray:
+    """The features of :func:`timed_features`, without the time."""
+    return timed_features(images, size, scaling).features
 
 
 def train_recipe_head(train_features: np.ndarray, labels: Any, recipe: Recipe, seed: int) -> tuple[Any, TrainingRun]:
@@ -161,14 +182,6 @@ def train_recipe_head(train_features: np.ndarray, labels: Any, recipe: Recipe, s
                                   head=recipe.head)
 
 
-def pass_time(images: np.ndarray, n_images: int, size: int) -> features.ExtractionTime:
-    """What one pass through the frozen base costs for ``n_images`` images at ``size`` px: the set-up,
-    then the rate measured on the first TIMING_SAMPLE of ``images`` (x / 255 costs what
-    preprocess_input costs: one multiply-add per pixel either way)."""
-    timing = features.time_extraction(images[:TIMING_SAMPLE], TIMING_SAMPLE, BACKBONE, size)
-    return features.ExtractionTime(n_images, timing.setup_seconds, timing.images_per_second)
-
-
 # ----------------------------------------------------------------------------- the practical as written
 
 
@@ -179,7 +192,8 @@ class PracticalRun:
     test: Score
     history: dict[str, list[float]]
     training_seconds: float  # the head's 3 epochs on cached features
-    extraction: features.ExtractionTime  # one pass through the base for every training and test image
+    extraction_seconds: float  # one pass through the base for every training and test image
+    n_images: int  # training and test images, each through the base once
     n_fit: int  # images fit trains on (Keras keeps the first 90%)
     n_keras_validation: int  # the last 10%, only printed by fit
     shown_index: int  # the random test image the practical displays
@@ -189,7 +203,7 @@ class PracticalRun:
     @property
     def seconds(self) -> float:
         """Features once, then the head: what this run cost."""
-        return self.extraction.seconds + self.training_seconds
+        return self.extraction_seconds + self.training_seconds
 
     @property
     def images_through_base_as_written(self) -> int:
@@ -200,20 +214,20 @@ class PracticalRun:
     @property
     def base_seconds_as_written(self) -> float:
         """What the base's passes inside fit would cost at the rate measured here."""
-        return self.extraction.setup_seconds + self.images_through_base_as_written / self.extraction.images_per_second
+        return self.extraction_seconds * self.images_through_base_as_written / self.n_images
 
 
 @cached
 def _run_as_written(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
                     seed: int, display_seed: int) -> PracticalRun:
-    train = pooled_features(x_train, AS_WRITTEN.size, AS_WRITTEN.scaling)
-    test = pooled_features(x_test, AS_WRITTEN.size, AS_WRITTEN.scaling)
-    head, run = train_recipe_head(train, y_train, AS_WRITTEN, seed)
-    predictions = predict_classes(head, test)
-    extraction = pass_time(x_train, len(x_train) + len(x_test), AS_WRITTEN.size)
+    train = timed_features(x_train, AS_WRITTEN.size, AS_WRITTEN.scaling)
+    test = timed_features(x_test, AS_WRITTEN.size, AS_WRITTEN.scaling)
+    head, run = train_recipe_head(train.features, y_train, AS_WRITTEN, seed)
+    predictions = predict_classes(head, test.features)
     shown = int(np.random.default_rng(display_seed).integers(len(x_test)))
     n_fit = int(np.floor(len(x_train) * (1 - KERAS_VALIDATION_SPLIT)))
-    return PracticalRun(score(y_test, predictions), run.history, run.seconds, extraction, n_fit, len(x_train) - n_fit,
+    return PracticalRun(score(y_test, predictions), run.history, run.seconds, train.seconds + test.seconds,
+                        len(x_train) + len(x_test), n_fit, len(x_train) - n_fit,
                         shown, int(y_test[shown]), int(predictions[shown]))
 
 
@@ -227,7 +241,7 @@ def run_as_written(x_train: Any, y_train: Any, x_test: Any, y_test: Any, seed: i
     nothing = "nothing chosen: every setting is the practical's own"
     results.record("practical_as_written_accuracy", run.test.accuracy, run.test.interval, chosen_on=nothing, **settings)
     results.record("practical_as_written_seconds", run.seconds, chosen_on=nothing,
-                   extraction_seconds=round(run.extraction.seconds, 1),
+                   extraction_seconds=round(run.extraction_seconds, 1),
                    training_seconds=round(run.training_seconds, 1), **settings)
     return run
 
@@ -264,18 +278,18 @@ def recipes(patience: int, max_epochs: int) -> dict[str, Recipe]:
     }
 
 
+COMPARISONS = (*((name, "as written") for name in TABLE[1:]), *zip(PATH[1:], PATH[:-1]))  # (row, compared with)
+
+
 @dataclass(frozen=True)
 class Row:
-    """One recipe: its validation accuracy over seeds, its one test score and its effect on the test
-    score against the row it is compared with."""
+    """One recipe: its validation accuracy over seeds, its one test score, what it cost."""
 
     name: str
     recipe: Recipe
-    compared_with: str | None  # the row whose test predictions ``effect`` is paired with
     validation: Spread  # accuracy on the validation part, one value per seed
     test: Score  # the seed-0 head, scored once on the test images
-    effect: Difference | None  # test accuracy minus ``compared_with``'s, in points, paired over the test images
-    extraction_seconds: float  # one pass through the base for the subset's training and test images
+    extraction_seconds: float  # the passes through the base for the subset's training and test images
     training_seconds: float  # the seed-0 head
     epochs_run: int
 
@@ -286,9 +300,10 @@ class Row:
 
 @dataclass(frozen=True)
 class Ablation:
-    """Every row, the validation choices behind them and the split they were made on."""
+    """Every row, the effects between rows, the validation choices behind them and the split."""
 
     rows: dict[str, Row]
+    effects: dict[tuple[str, str], Difference]  # (row, compared with) -> test accuracy difference, paired, in points
     choices: dict[str, Selection]  # per single change: the practical's option against the course's, on validation
     patience: Selection  # early stopping's patience, chosen on validation data
     split: str
@@ -308,39 +323,56 @@ class Ablation:
         return [{"change": name, "accuracy": self.rows[name].test.accuracy, "seconds": round(self.rows[name].seconds, 1)}
                 for name in TABLE]
 
-    def table(self, names: Sequence[str] = TABLE) -> str:
-        """Rows as text: validation over seeds, the verdict against the compared row, the one test score
-        with its interval, its effect in points with the paired interval, and the time."""
+    def table(self, names: Sequence[str] = TABLE, against_previous: bool = False) -> str:
+        """Rows as text: validation over seeds, the verdict against the first row (or the row above),
+        the one test score with its interval, the effect in points with its paired interval, the time."""
         seeds = f"{len(self.seeds)} seed" + ("s" if len(self.seeds) > 1 else "")
         width = max(len(name) for name in names)
         header = (f"{'row':{width}s} {f'validation ({seeds})':>20s} {'on validation':>24s} "
                   f"{'test [95% interval]':>21s} {'effect on test, points':>29s} {'time (s)':>8s}")
         lines = [header, "-" * len(header)]
-        for name in names:
+        for index, name in enumerate(names):
             row = self.rows[name]
-            if row.effect is None:
-                verdict, effect = "(the baseline)", "(the baseline)"
+            if index == 0:
+                verdict = effect = "(the baseline)"
             else:
-                verdict = self.verdict(name, row.compared_with or "")
-                effect = f"{row.effect}" + ("" if row.effect.measurable else " n.m.d.")
+                reference = names[index - 1] if against_previous else names[0]
+                difference = self.effects[name, reference]
+                verdict = self.verdict(name, reference)
+                effect = f"{difference}" + ("" if difference.measurable else " n.m.d.")
             validation = f"{row.validation.mean:.3f} ± {row.validation.std:.3f}"
             lines.append(f"{name:{width}s} {validation:>20s} {verdict:>24s} {row.test!s:>21s} {effect:>29s} "
                          f"{row.seconds:8.1f}")
-        compared = {self.rows[name].compared_with for name in names} - {None}
-        against = "the row above" if len(compared) > 1 else f"{compared.pop()!r}"
-        lines.append(f"Effects and validation differences against {against}; n.m.d.: no measurable difference "
-                     f"(the paired 95% interval contains 0). {self.n_train:,} training images ({self.split}), "
-                     f"{self.n_test:,} test images.")
+        against = "the row above" if against_previous else repr(names[0])
+        lines.append(f"Each row against {against}; n.m.d.: no measurable difference (the paired 95% interval "
+                     f"contains 0). {self.n_train:,} training images ({self.split}), {self.n_test:,} test images.")
         return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class Choices:
+    """Everything decided on the training images alone: the validation comparisons, early stopping's
+    patience, each row's recipe, and each row's seed-0 head (the one the test images will score)."""
+
+    recipes: dict[str, Recipe]
+    validation: dict[str, Spread]  # row -> validation accuracy over seeds
+    choices: dict[str, Selection]
+    patience: Selection
+    heads: dict[str, Any]  # row -> its seed-0 head (a Keras model)
+    training: dict[str, tuple[float, int]]  # row -> (seconds, epochs) of that head's training
+    split: str
+
+
 @cached
-def _measure_ablation(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
-                      seeds: tuple[int, ...], patiences: tuple[int, ...], max_epochs: int) -> Ablation:
+def choose(x_train: np.ndarray, y_train: np.ndarray, seeds: tuple[int, ...], patiences: tuple[int, ...],
+           max_epochs: int) -> Choices:
+    """Every comparison and choice of the ablation, on a validation split of the training images: it
+    receives no test data, so nothing it decides can depend on the test images."""
     split = validation_split(y_train, PROTOCOL_VALIDATION, seed=0)
     fit_labels, validation_labels = split.take(y_train)
     train_parts: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = {}
     heads: dict[tuple[Recipe, int], tuple[Any, TrainingRun]] = {}
+    scores: dict[tuple[Recipe, int], float] = {}  # several comparisons share a recipe: train and score it once
 
     def head_of(recipe: Recipe, seed: int) -> tuple[Any, TrainingRun]:
         key = (recipe.size, recipe.scaling)
@@ -351,11 +383,12 @@ def _measure_ablation(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarr
         return heads[recipe, seed]
 
     def validation_accuracy(recipe: Recipe, seed: int) -> float:
-        head, _ = head_of(recipe, seed)
-        validation_features = train_parts[recipe.size, recipe.scaling][1]
-        return float(np.mean(predict_classes(head, validation_features) == validation_labels))
+        if (recipe, seed) not in scores:
+            head, _ = head_of(recipe, seed)
+            validation_features = train_parts[recipe.size, recipe.scaling][1]
+            scores[recipe, seed] = float(np.mean(predict_classes(head, validation_features) == validation_labels))
+        return scores[recipe, seed]
 
-    # Every choice and comparison, on validation data only (select receives no data at all).
     early = [dataclasses.replace(AS_WRITTEN, epochs=max_epochs, patience=p) for p in patiences]
     patience = select(validation_accuracy, early, seeds)  # the smallest patience among those tied
     recipe_of = recipes(patience.chosen_value.patience, max_epochs)
@@ -368,23 +401,27 @@ def _measure_ablation(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarr
     choices = {change: select(validation_accuracy, list(order), seeds) for change, order in candidates.items()}
     spreads = {name: Spread(tuple(validation_accuracy(recipe, seed) for seed in seeds))
                for name, recipe in recipe_of.items()}
+    final = {name: head_of(recipe, seeds[0]) for name, recipe in recipe_of.items()}
+    return Choices(recipe_of, spreads, choices, patience, {name: head for name, (head, _) in final.items()},
+                   {name: (run.seconds, len(run.history["loss"])) for name, (_, run) in final.items()}, str(split))
 
+
+@cached
+def _measure_ablation(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
+                      seeds: tuple[int, ...], patiences: tuple[int, ...], max_epochs: int) -> Ablation:
+    chosen = choose(x_train, y_train, seeds, patiences, max_epochs)
     # Every choice is fixed: now, and only now, the test images, once per row.
-    extraction = {size: pass_time(x_train, len(x_train) + len(x_test), size).seconds
-                  for size in sorted({recipe.size for recipe in recipe_of.values()})}
-    predictions = {name: predict_classes(head_of(recipe, seeds[0])[0],
-                                         pooled_features(x_test, recipe.size, recipe.scaling))
-                   for name, recipe in recipe_of.items()}
-    compared_with = {name: "as written" for name in TABLE[1:]}
-    compared_with.update({name: PATH[i] for i, name in enumerate(PATH[1:]) if name != "full recipe"})
-    rows = {}
-    for name, recipe in recipe_of.items():
-        run = head_of(recipe, seeds[0])[1]
-        reference = compared_with.get(name)
-        effect = None if reference is None else paired_difference(y_test, predictions[name], predictions[reference])
-        rows[name] = Row(name, recipe, reference, spreads[name], score(y_test, predictions[name]), effect,
-                         extraction[recipe.size], run.seconds, len(run.history["loss"]))
-    return Ablation(rows, choices, patience, str(split), len(x_train), len(x_test), tuple(seeds))
+    rows, predictions = {}, {}
+    for name, recipe in chosen.recipes.items():
+        test = timed_features(x_test, recipe.size, recipe.scaling)
+        predictions[name] = predict_classes(chosen.heads[name], test.features)
+        extraction = timed_features(x_train, recipe.size, recipe.scaling).seconds + test.seconds
+        rows[name] = Row(name, recipe, chosen.validation[name], score(y_test, predictions[name]), extraction,
+                         *chosen.training[name])
+    effects = {(name, reference): paired_difference(y_test, predictions[name], predictions[reference])
+               for name, reference in COMPARISONS}
+    return Ablation(rows, effects, chosen.choices, chosen.patience, chosen.split, len(x_train), len(x_test),
+                    tuple(seeds))
 
 
 def ablation(x_train: Any, y_train: Any, x_test: Any, y_test: Any, seeds: Sequence[int] = DEFAULT_SEEDS,
@@ -403,9 +440,8 @@ def ablation(x_train: Any, y_train: Any, x_test: Any, y_test: Any, seeds: Sequen
                                  tuple(int(s) for s in seeds), tuple(int(p) for p in patiences), int(max_epochs))
     chosen_on = f"validation: {measured.split}, seeds {list(measured.seeds)}"
     for name, figure in FIGURE_OF.items():
-        row = measured.rows[name]
-        assert row.effect is not None and row.compared_with == "as written"
-        results.record(figure, row.effect.points, (row.effect.low, row.effect.high), chosen_on=chosen_on,
+        row, effect = measured.rows[name], measured.effects[name, "as written"]
+        results.record(figure, effect.points, (effect.low, effect.high), chosen_on=chosen_on,
                        n_train=measured.n_train, n_test=measured.n_test, test_accuracy=round(row.test.accuracy, 4),
                        seconds=round(row.seconds, 1), recipe=str(row.recipe))
     return measured

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import inspect
 import itertools
 import re
 
@@ -14,6 +15,7 @@ from conftest import REPO
 
 from helpers import practical
 from helpers.data import adapt_images, load_dataset
+from helpers.head_training import train_head
 from helpers.models import build_practical_head
 from helpers.scaling import unit_scaled_features
 
@@ -68,6 +70,18 @@ def test_the_model_as_written_has_the_practicals_layers_and_counts():
     assert model.loss == "sparse_categorical_crossentropy"
 
 
+def test_train_head_trains_the_practicals_head_with_a_loss_on_probabilities():
+    rng = np.random.default_rng(0)
+    features, labels = rng.normal(size=(40, 1280)).astype("float32"), rng.integers(0, 10, 40)
+    head, _ = train_head.__wrapped__(features, labels, epochs=1, validation_split=0.0, head="practical")
+    assert [layer.name for layer in head.layers] == ["hidden", "probabilities"]
+    assert head.loss.get_config()["from_logits"] is False
+    course, _ = train_head.__wrapped__(features, labels, epochs=1, validation_split=0.0)
+    assert course.loss.get_config()["from_logits"] is True
+    with pytest.raises(ValueError, match="head must be 'course'"):
+        train_head.__wrapped__(features, labels, epochs=1, head="mlp")
+
+
 def test_the_practicals_inputs_are_raw_pixels_over_255(mnist_small):
     images = mnist_small.x_train[:5]
     inputs = practical.as_written_inputs(images, 32)
@@ -98,7 +112,8 @@ def test_the_run_as_written_reports_its_score_time_and_display(mnist_small, isol
     assert run.shown_index == int(np.random.default_rng(5).integers(60))
     assert run.shown_label == mnist_small.y_test[run.shown_index]
     assert run.images_through_base_as_written == 3 * 120 + 60
-    assert run.seconds > run.training_seconds > 0
+    assert run.seconds > run.training_seconds > 0 and run.n_images == 180
+    assert run.base_seconds_as_written == pytest.approx(run.extraction_seconds * 420 / 180)
 
 
 # ----------------------------------------------------------------------------- one change at a time
@@ -136,6 +151,7 @@ TINY = {"seeds": (0,), "patiences": (1, 2), "max_epochs": 4}
 @pytest.mark.slow
 def test_permuting_the_test_labels_changes_no_choice_only_the_test_scores(tiny_ablation_inputs, isolated_cache):
     x_train, y_train, x_test, y_test = tiny_ablation_inputs
+    assert not {"x_test", "y_test"} & set(inspect.signature(practical.choose).parameters)  # it cannot see them
     honest = practical.ablation(x_train, y_train, x_test, y_test, **TINY)
     permuted = practical.ablation(x_train, y_train, x_test, np.random.default_rng(0).permutation(y_test), **TINY)
     assert honest.patience.chosen == permuted.patience.chosen
@@ -148,11 +164,12 @@ def test_permuting_the_test_labels_changes_no_choice_only_the_test_scores(tiny_a
     assert [row["change"] for row in honest.as_rows()] == list(practical.TABLE)
     text = honest.table()
     assert all(name in text for name in practical.TABLE) and "150 training images" in text
-    for name in practical.TABLE[1:]:
-        row = honest.rows[name]
-        assert row.compared_with == "as written" and row.effect is not None
-        assert row.effect.points == pytest.approx(100 * (row.test.accuracy - honest.rows["as written"].test.accuracy))
-    assert honest.rows["96 px + preprocess_input"].compared_with == "96 px input"
+    for name, reference in practical.COMPARISONS:
+        gain = honest.rows[name].test.accuracy - honest.rows[reference].test.accuracy
+        assert honest.effects[name, reference].points == pytest.approx(100 * gain)
+    assert {reference for name, reference in practical.COMPARISONS if name == "full recipe"} == {
+        "as written", "96 px + preprocess_input + course head"}
+    assert "against the row above" in honest.table(practical.PATH, against_previous=True)
 
 
 def test_ablation_needs_a_seed_and_a_patience(tiny_ablation_inputs):
