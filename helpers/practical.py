@@ -165,9 +165,13 @@ def timed_features(images: Any, size: int, scaling: str) -> TimedFeatures:
     return TimedFeatures(values, time.perf_counter() - start, len(array))
 
 
-def pooled_features(images: Any, size: int, scaling: str) -> np.ndarray:
-    """The features of :func:`timed_features`, without the time."""
-    return timed_features(images, size, scaling).features
+def features_of_both(x_train: np.ndarray, x_test: np.ndarray, size: int, scaling: str) -> tuple[TimedFeatures, np.ndarray,
+                                                                                              np.ndarray]:
+    """Training and test features in ONE pass (the model is built and its weights loaded once): the
+    timed pass, then the training part and the test part. A frozen base treats every image alone,
+    so this is the same as two passes; no label is involved."""
+    timed = timed_features(np.concatenate([x_train, x_test]), size, scaling)
+    return timed, timed.features[: len(x_train)], timed.features[len(x_train):]
 
 
 def train_recipe_head(train_features: np.ndarray, labels: Any, recipe: Recipe, seed: int) -> tuple[Any, TrainingRun]:
@@ -220,14 +224,13 @@ class PracticalRun:
 @cached
 def _run_as_written(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
                     seed: int, display_seed: int) -> PracticalRun:
-    train = timed_features(x_train, AS_WRITTEN.size, AS_WRITTEN.scaling)
-    test = timed_features(x_test, AS_WRITTEN.size, AS_WRITTEN.scaling)
-    head, run = train_recipe_head(train.features, y_train, AS_WRITTEN, seed)
-    predictions = predict_classes(head, test.features)
+    timed, train, test = features_of_both(x_train, x_test, AS_WRITTEN.size, AS_WRITTEN.scaling)
+    head, run = train_recipe_head(train, y_train, AS_WRITTEN, seed)
+    predictions = predict_classes(head, test)
     shown = int(np.random.default_rng(display_seed).integers(len(x_test)))
     n_fit = int(np.floor(len(x_train) * (1 - KERAS_VALIDATION_SPLIT)))
-    return PracticalRun(score(y_test, predictions), run.history, run.seconds, train.seconds + test.seconds,
-                        len(x_train) + len(x_test), n_fit, len(x_train) - n_fit,
+    return PracticalRun(score(y_test, predictions), run.history, run.seconds, timed.seconds, timed.n_images,
+                        n_fit, len(x_train) - n_fit,
                         shown, int(y_test[shown]), int(predictions[shown]))
 
 
@@ -278,6 +281,7 @@ def recipes(patience: int, max_epochs: int) -> dict[str, Recipe]:
     }
 
 
+VARIANTS = ((32, UNIT_SCALING), (32, OWN_SCALING), (96, UNIT_SCALING), (96, OWN_SCALING))  # (size, scaling)
 COMPARISONS = (*((name, "as written") for name in TABLE[1:]), *zip(PATH[1:], PATH[:-1]))  # (row, compared with)
 
 
@@ -289,7 +293,7 @@ class Row:
     recipe: Recipe
     validation: Spread  # accuracy on the validation part, one value per seed
     test: Score  # the seed-0 head, scored once on the test images
-    extraction_seconds: float  # the passes through the base for the subset's training and test images
+    extraction_seconds: float  # the pass through the base for the subset's training and test images
     training_seconds: float  # the seed-0 head
     epochs_run: int
 
@@ -364,20 +368,19 @@ class Choices:
 
 
 @cached
-def choose(x_train: np.ndarray, y_train: np.ndarray, seeds: tuple[int, ...], patiences: tuple[int, ...],
-           max_epochs: int) -> Choices:
-    """Every comparison and choice of the ablation, on a validation split of the training images: it
-    receives no test data, so nothing it decides can depend on the test images."""
+def choose(train_features: dict[tuple[int, str], np.ndarray], y_train: np.ndarray, seeds: tuple[int, ...],
+           patiences: tuple[int, ...], max_epochs: int) -> Choices:
+    """Every comparison and choice of the ablation, on a validation split of the training images
+    (``train_features``: their pooled features for each (size, scaling) of VARIANTS). It receives no
+    test data, so nothing it decides can depend on the test images."""
     split = validation_split(y_train, PROTOCOL_VALIDATION, seed=0)
     fit_labels, validation_labels = split.take(y_train)
-    train_parts: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = {}
+    train_parts = {variant: split.take(values) for variant, values in train_features.items()}
     heads: dict[tuple[Recipe, int], tuple[Any, TrainingRun]] = {}
     scores: dict[tuple[Recipe, int], float] = {}  # several comparisons share a recipe: train and score it once
 
     def head_of(recipe: Recipe, seed: int) -> tuple[Any, TrainingRun]:
         key = (recipe.size, recipe.scaling)
-        if key not in train_parts:
-            train_parts[key] = split.take(pooled_features(x_train, *key))
         if (recipe, seed) not in heads:
             heads[recipe, seed] = train_recipe_head(train_parts[key][0], fit_labels, recipe, seed)
         return heads[recipe, seed]
@@ -409,14 +412,15 @@ def choose(x_train: np.ndarray, y_train: np.ndarray, seeds: tuple[int, ...], pat
 @cached
 def _measure_ablation(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
                       seeds: tuple[int, ...], patiences: tuple[int, ...], max_epochs: int) -> Ablation:
-    chosen = choose(x_train, y_train, seeds, patiences, max_epochs)
-    # Every choice is fixed: now, and only now, the test images, once per row.
+    passes = {variant: features_of_both(x_train, x_test, *variant) for variant in VARIANTS}
+    chosen = choose({variant: train for variant, (_, train, _) in passes.items()}, y_train, seeds, patiences,
+                    max_epochs)
+    # Every choice is fixed: now, and only now, the test images' labels, once per row.
     rows, predictions = {}, {}
     for name, recipe in chosen.recipes.items():
-        test = timed_features(x_test, recipe.size, recipe.scaling)
-        predictions[name] = predict_classes(chosen.heads[name], test.features)
-        extraction = timed_features(x_train, recipe.size, recipe.scaling).seconds + test.seconds
-        rows[name] = Row(name, recipe, chosen.validation[name], score(y_test, predictions[name]), extraction,
+        timed, _, test = passes[recipe.size, recipe.scaling]
+        predictions[name] = predict_classes(chosen.heads[name], test)
+        rows[name] = Row(name, recipe, chosen.validation[name], score(y_test, predictions[name]), timed.seconds,
                          *chosen.training[name])
     effects = {(name, reference): paired_difference(y_test, predictions[name], predictions[reference])
                for name, reference in COMPARISONS}

@@ -56,7 +56,7 @@ def test_the_practical_trained_inside_fit_equals_its_head_trained_on_cached_feat
     for before, after in zip(base_before, model.layers[0].get_weights()):
         np.testing.assert_array_equal(before, after)
     # The comparison can fail: the same head on the weights' own scaling learns other weights.
-    other, _ = practical.train_recipe_head(practical.pooled_features(images, 32, practical.OWN_SCALING), labels,
+    other, _ = practical.train_recipe_head(practical.timed_features(images, 32, practical.OWN_SCALING).features, labels,
                                            practical.AS_WRITTEN, seed)
     assert np.abs(other.get_weights()[0] - head.get_weights()[0]).max() > 1e-3
 
@@ -137,6 +137,14 @@ def test_each_single_change_differs_from_the_practical_in_exactly_one_choice():
     for before, after in itertools.pairwise(path):
         assert len({f for f in fields if getattr(before, f) != getattr(after, f)} - {"epochs"}) == 1
     assert recipes["full recipe"] == practical.Recipe(96, practical.OWN_SCALING, "course", 50, 5)
+    assert {(recipe.size, recipe.scaling) for recipe in recipes.values()} == set(practical.VARIANTS)
+
+
+def test_one_pass_for_training_and_test_images_gives_each_its_own_features(mnist_small, isolated_cache):
+    timed, train, test = practical.features_of_both(mnist_small.x_train[:30], mnist_small.x_test[:10], 32,
+                                                    practical.UNIT_SCALING)
+    assert (timed.n_images, train.shape, test.shape) == (40, (30, 1280), (10, 1280)) and timed.seconds > 0
+    np.testing.assert_allclose(test, unit_scaled_features(mnist_small.x_test[:10], 32), atol=1e-4)
 
 
 @pytest.fixture(scope="module")
