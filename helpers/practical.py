@@ -165,8 +165,8 @@ def timed_features(images: Any, size: int, scaling: str) -> TimedFeatures:
     return TimedFeatures(values, time.perf_counter() - start, len(array))
 
 
-def features_of_both(x_train: np.ndarray, x_test: np.ndarray, size: int, scaling: str) -> tuple[TimedFeatures, np.ndarray,
-                                                                                              np.ndarray]:
+def features_of_both(x_train: np.ndarray, x_test: np.ndarray, size: int,
+                     scaling: str) -> tuple[TimedFeatures, np.ndarray, np.ndarray]:
     """Training and test features in ONE pass (the model is built and its weights loaded once): the
     timed pass, then the training part and the test part. A frozen base treats every image alone,
     so this is the same as two passes; no label is involved."""
@@ -230,8 +230,7 @@ def _run_as_written(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray
     shown = int(np.random.default_rng(display_seed).integers(len(x_test)))
     n_fit = int(np.floor(len(x_train) * (1 - KERAS_VALIDATION_SPLIT)))
     return PracticalRun(score(y_test, predictions), run.history, run.seconds, timed.seconds, timed.n_images,
-                        n_fit, len(x_train) - n_fit,
-                        shown, int(y_test[shown]), int(predictions[shown]))
+                        n_fit, len(x_train) - n_fit, shown, int(y_test[shown]), int(predictions[shown]))
 
 
 def run_as_written(x_train: Any, y_train: Any, x_test: Any, y_test: Any, seed: int = 0,
