@@ -20,7 +20,13 @@ from helpers.evaluation import Score, score
 from helpers.features import compute_features, features_at_layers
 from helpers.infra import results
 from helpers.infra.cache import cached
-from helpers.models import STEPS_PER_EXECUTION, build_head, build_transfer_model, compile_classifier
+from helpers.models import (
+    STEPS_PER_EXECUTION,
+    build_head,
+    build_practical_head,
+    build_transfer_model,
+    compile_classifier,
+)
 from helpers.protocol import DEFAULT_SEEDS, Selection, Split, select, validation_split
 from helpers.training import TrainingRun, early_stopping, fit, predict_classes
 
@@ -54,12 +60,15 @@ def train_head(
     num_classes: int = 10,
     seed: int = 0,
     steps_per_execution: int = STEPS_PER_EXECUTION,
+    head: str = "course",
 ) -> tuple[keras.Model, TrainingRun]:
     """Train Dropout + Dense logits (Adam, cross-entropy on logits) on cached pooled features.
 
     ``validation`` (features, labels) is watched every epoch; with ``patience`` set, training stops
     once its accuracy has not improved for that many epochs and the best epoch's weights are kept,
     so ``epochs`` becomes an upper bound instead of a guess. Seeded: the same call gives the same head.
+    ``head="practical"`` trains the common practical's Dense(128, relu) + Dense(softmax) instead
+    (lesson 09; ``dropout`` is then unused).
     """
     import keras
 
@@ -68,12 +77,18 @@ def train_head(
         raise ValueError(f"expected features of shape (N, D) with one label each, got {array.shape} and {len(labels)} labels")
     if patience is not None and validation is None:
         raise ValueError("early stopping (patience) needs validation data to watch")
+    if head not in ("course", "practical"):
+        raise ValueError(f"head must be 'course' (Dropout + Dense logits) or 'practical' (Dense(128) + softmax), got {head!r}")
     keras.utils.set_random_seed(seed)
-    head = compile_classifier(build_head((array.shape[1],), num_classes, dropout), learning_rate, steps_per_execution)
+    if head == "course":
+        model = compile_classifier(build_head((array.shape[1],), num_classes, dropout), learning_rate, steps_per_execution)
+    else:
+        model = compile_classifier(build_practical_head((array.shape[1],), num_classes), learning_rate,
+                                   steps_per_execution, from_logits=False)
     watched = None if validation is None else (np.asarray(validation[0]), np.asarray(validation[1]))
-    run = fit(head, array, np.asarray(labels), epochs=epochs, batch_size=batch_size, validation_data=watched,
+    run = fit(model, array, np.asarray(labels), epochs=epochs, batch_size=batch_size, validation_data=watched,
               callbacks=early_stopping(patience))
-    return head, run
+    return model, run
 
 
 def best_validation_accuracy(run: TrainingRun) -> float:

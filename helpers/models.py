@@ -75,6 +75,23 @@ def build_head(feature_shape: Sequence[int], num_classes: int = 10, dropout: flo
     return keras.Sequential(layers, name="head")
 
 
+def build_practical_head(feature_shape: Sequence[int], num_classes: int = 10, hidden: int = 128) -> Any:
+    """The common student practical's head (lesson 09): GAP (only for a spatial feature map) +
+    Dense(``hidden``, relu) + Dense(softmax). It outputs probabilities, so its loss takes
+    ``from_logits=False``; the course's head (:func:`build_head`) outputs logits instead."""
+    import keras
+
+    shape = tuple(feature_shape)
+    if len(shape) not in (1, 3):
+        raise ValueError(f"feature_shape must be (features,) or (height, width, channels), got {shape}")
+    layers: list[Any] = [keras.Input(shape)]
+    if len(shape) == 3:
+        layers.append(keras.layers.GlobalAveragePooling2D(name="pool"))
+    layers += [keras.layers.Dense(hidden, activation="relu", name="hidden"),
+               keras.layers.Dense(num_classes, activation="softmax", name="probabilities")]
+    return keras.Sequential(layers, name="practical_head")
+
+
 def build_transfer_model(
     backbone: str = "mobilenet_v2",
     size: int = 96,
@@ -133,17 +150,18 @@ STEPS_PER_EXECUTION = 32
 
 
 def compile_classifier(model: keras.Model, learning_rate: float | keras.optimizers.schedules.LearningRateSchedule = 1e-3,
-                       steps_per_execution: int = STEPS_PER_EXECUTION) -> keras.Model:
+                       steps_per_execution: int = STEPS_PER_EXECUTION, from_logits: bool = True) -> keras.Model:
     """Adam + sparse categorical cross-entropy on logits + accuracy (keywords: Keras 3).
 
     ``steps_per_execution`` batches run in one call into TensorFlow: the same updates in the same
     order, with less Python between steps, which is most of the time of a small head's epoch.
+    ``from_logits=False`` is for a model that ends in a softmax (the practical's head).
     """
     import keras
 
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits),
         metrics=["accuracy"],
         steps_per_execution=steps_per_execution,
     )

@@ -61,6 +61,20 @@ FIGURES: dict[str, Figure] = {
         "Fashion-MNIST, larger labelled set, the digit CNN fine-tuned from its MNIST weights"),
     "limits_random_large_accuracy": Figure(
         "Fashion-MNIST, larger labelled set, the same CNN from random weights (same budget)"),
+    # lesson 09: the common practical (effects in points of test accuracy against the practical as written,
+    # on the lesson's common subset; the practical as written on all 60,000 training images)
+    "practical_as_written_accuracy": Figure(
+        "MNIST, the common practical as written (32 px, x / 255, Dense(128)+softmax, 3 epochs)"),
+    "practical_as_written_seconds": Figure("the practical as written: one pass through the base + the head", None,
+                                           "lower", unit="s"),
+    "practical_effect_96px": Figure("the practical with 96 px instead of 32 px alone", unit="pt"),
+    "practical_effect_preprocess_input": Figure("the practical with preprocess_input instead of x / 255 alone",
+                                                unit="pt"),
+    "practical_effect_course_head": Figure("the practical with the course's Dropout + Dense logits head alone",
+                                           unit="pt"),
+    "practical_effect_early_stopping": Figure("the practical with early stopping instead of 3 epochs alone",
+                                              unit="pt"),
+    "practical_effect_full_recipe": Figure("the practical with all four changes (the course's recipe)", unit="pt"),
     # the course as a whole
     "course_seconds_cold": Figure("whole course executed, cold cache", 600.0, "lower", unit="s"),
     "course_seconds_warm": Figure("whole course executed, warm cache", 120.0, "lower", unit="s"),
