@@ -54,25 +54,29 @@ def train_head(
     num_classes: int = 10,
     seed: int = 42,
     steps_per_execution: int = STEPS_PER_EXECUTION,
+    validation_data: tuple[np.ndarray, Any] | None = None,
 ) -> tuple[Any, TrainingRun]:
     """Train Dropout + Dense logits (Adam, cross-entropy on logits) on cached pooled features.
 
     With ``patience`` set, training stops once validation accuracy has not
     improved for that many epochs and the best epoch's weights are kept, so
     ``epochs`` becomes an upper bound instead of a guess. Seeded: the same call
-    gives the same head.
+    gives the same head. ``validation_data`` (features, labels) replaces the
+    ``validation_split`` carved from the end of the training features.
     """
     import keras
 
     array = np.asarray(features)
     if array.ndim != 2 or len(array) != len(labels):
         raise ValueError(f"expected features of shape (N, D) with one label each, got {array.shape} and {len(labels)} labels")
-    if patience is not None and validation_split <= 0:
-        raise ValueError("early stopping (patience) needs a validation split > 0 to watch")
+    if validation_data is not None:
+        validation_split = 0.0
+    elif patience is not None and validation_split <= 0:
+        raise ValueError("early stopping (patience) needs a validation split > 0 (or validation_data) to watch")
     keras.utils.set_random_seed(seed)
     head = compile_classifier(build_head((array.shape[1],), num_classes, dropout), learning_rate, steps_per_execution)
     run = fit(head, array, np.asarray(labels), epochs=epochs, batch_size=batch_size,
-              validation_split=validation_split, callbacks=early_stopping(patience))
+              validation_split=validation_split, validation_data=validation_data, callbacks=early_stopping(patience))
     return head, run
 
 

@@ -1,0 +1,594 @@
+"""Training photo classifiers fast: each photo goes through the frozen base once, and is cached.
+
+``photo_features`` streams photos from their files through MobileNetV2 in inference mode and
+keeps two things per photo in the course cache: the pooled output (what a head trains on) and
+the activations at a *cut* inside the base (what fine-tuning its top layers trains on, as in
+lesson 05). ``augmented=`` draws each photo once more through the model's own augmentation
+layers first, a fixed augmented copy whose features are cached like the originals': random
+augmentation drawn afresh in every epoch would need the whole base in every epoch.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from helpers.backbones import build_backbone
+from helpers.evaluation import Score, Spread, score
+from helpers.fine_tuning import TrainingSet, build_top_model, fine_tune
+from helpers.head_training import train_head
+from helpers.infra import results
+from helpers.infra.cache import cached
+from helpers.models import compile_classifier, unfreeze_top
+from helpers.photo_models import (
+    Augmentation,
+    augmentation_layers,
+    build_photo_classifier,
+    build_photo_cnn,
+    build_random_mobilenet,
+    preprocessing_layer,
+    save_classifier,
+)
+from helpers.photos import (
+    PhotoFolder,
+    PhotoSplit,
+    decoded_photos,
+    describe_skipped,
+    flower_photos,
+    name_position,
+    photo_dataset,
+    scan_folder,
+    split_by_name,
+)
+from helpers.protocol import DEFAULT_SEEDS, Selection, select
+from helpers.training import accuracy, early_stopping, fit, predict_classes
+
+FINE_TUNING_CUT = "block_15_add"  # the top 12 layers above it: block 16 and the last 1x1 convolution
+
+
+@dataclass(frozen=True)
+class PhotoFeatures:
+    """What one pass of ``n`` photos through the frozen base gave, and what it cost."""
+
+    pooled: np.ndarray  # (n, 1280): the base's output, global-average-pooled
+    activations: np.ndarray | None  # (n, h, w, c) at the cut, or None
+    seconds: float  # the pass: decoding, resizing and the base, model set-up excluded
+    size: int
+
+    @property
+    def photos_per_second(self) -> float:
+        return len(self.pooled) / self.seconds
+
+
+def extractor(size: int, cut: str | None = None, backbone: str = "mobilenet_v2") -> Any:
+    """Photos (size x size, raw 0-255) -> the backbone's preprocessing -> frozen base in inference
+    mode -> [activations at ``cut``,] pooled output."""
+    import keras
+
+    base = build_backbone(backbone, size=size, weights="imagenet")
+    outputs = [keras.layers.GlobalAveragePooling2D(name="pool")(base.output)]
+    if cut is not None:
+        outputs.insert(0, base.get_layer(cut).output)
+    inner = keras.Model(base.input, outputs, name=f"{backbone}_outputs")
+    photos = keras.Input((size, size, 3), name="photo")
+    return keras.Model(photos, inner(preprocessing_layer(backbone)(photos), training=False), name="extractor")
+
+
+@cached
+def photo_features(photos: PhotoFolder, size: int, cut: str | None = None, augmented: Augmentation | None = None,
+                   seed: int = 0, batch_size: int = 32) -> PhotoFeatures:
+    """Pooled output (and activations at ``cut``) of every photo, one streamed pass through the
+    frozen ImageNet MobileNetV2 at ``size`` px; with ``augmented``, of one augmented copy of each
+    photo drawn with ``seed``. Cached: keyed by the photos' bytes, the settings and the code."""
+    model = extractor(size, cut)
+    model.predict(np.zeros((1, size, size, 3), np.float32), verbose=0)  # build and trace outside the timing
+    block = augmentation_layers(augmented, seed) if augmented is not None else None
+    pooled, activations = [], []
+    start = time.perf_counter()
+    for batch in photo_dataset(photos.paths, size=size, batch_size=batch_size):
+        if block is not None:
+            batch = block(batch, training=True)
+        outputs = model(batch, training=False)
+        pooled.append(np.asarray(outputs[-1]))
+        if cut is not None:
+            activations.append(np.asarray(outputs[0]))
+    seconds = time.perf_counter() - start
+    return PhotoFeatures(np.concatenate(pooled), np.concatenate(activations) if cut else None, seconds, size)
+
+
+# ----------------------------------------------------------------------------- the photos of a lesson
+
+
+def lesson_split(per_class: int | None = None, min_size: int | None = None) -> PhotoSplit:
+    """The flower photos split by name (``helpers.photos.split_by_name``); with ``per_class``, only the
+    first ``per_class`` photos of each class in name-hash order (a small, fixed sample for quick runs)."""
+    folder = flower_photos(min_size=min_size)
+    if per_class is not None:
+        keep = [i for label in range(len(folder.class_names))
+                for i in sorted(np.flatnonzero(folder.labels == label),
+                                key=lambda i: name_position(folder.names[i], salt="sample:"))[:per_class]]
+        folder = folder.take(np.sort(np.asarray(keep, dtype=np.int64)))
+    return split_by_name(folder)
+
+
+def features_of(split: PhotoSplit, part: str, size: int, cut: str | None = FINE_TUNING_CUT,
+                augmented: Augmentation | None = None) -> PhotoFeatures:
+    """``photo_features`` of one part of the split ("train", "validation" or "test")."""
+    indices = {"train": split.train, "validation": split.validation, "test": split.test}
+    if part not in indices:
+        raise ValueError(f"part must be 'train', 'validation' or 'test', got {part!r}")
+    return photo_features(split.folder.take(indices[part]), size, cut, augmented)
+
+
+def positions_in_train_pool(split: PhotoSplit, indices: np.ndarray) -> np.ndarray:
+    """Where photos of the folder (by index) sit in the train pool's order, i.e. in its feature rows."""
+    where = {int(index): row for row, index in enumerate(split.train)}
+    try:
+        return np.asarray([where[int(index)] for index in indices], dtype=np.int64)
+    except KeyError as error:
+        raise ValueError(f"photo {error.args[0]} is not in the train pool") from None
+
+
+# ----------------------------------------------------------------------------- the frozen recipe
+
+
+@dataclass(frozen=True)
+class FrozenRecipe:
+    """The frozen MobileNetV2 + head recipe: input size, augmented copies per training photo, training."""
+
+    size: int = 224
+    copies: int = 0  # 0 or 1 fixed augmented copy of each training photo (features cached like the originals)
+    augmentation: Augmentation = Augmentation()
+    epochs: int = 200  # an upper bound: early stopping on validation accuracy ends training sooner
+    patience: int = 10
+    batch_size: int = 32
+
+
+def _training_rows(split: PhotoSplit, recipe: FrozenRecipe, per_class: int | None, seed: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Pooled features and labels of the training subset, with its augmented copies when the recipe has them."""
+    rows = positions_in_train_pool(split, split.training_subset(per_class, seed))
+    labels = split.folder.labels[split.train][rows]
+    features = [features_of(split, "train", recipe.size).pooled[rows]]
+    if recipe.copies:
+        features.append(features_of(split, "train", recipe.size, augmented=recipe.augmentation).pooled[rows])
+    return np.concatenate(features), np.tile(labels, 1 + recipe.copies)
+
+
+def train_frozen_head(split: PhotoSplit, recipe: FrozenRecipe, per_class: int | None, seed: int) -> tuple[Any, Any]:
+    """The head of the frozen recipe trained on ``per_class`` photos of each class (None: the whole
+    train pool, drawn in the hash order of ``seed``), early stopping on the validation photos."""
+    x, y = _training_rows(split, recipe, per_class, seed)
+    validation = features_of(split, "validation", recipe.size)
+    return train_head(x, y, epochs=recipe.epochs, batch_size=recipe.batch_size, patience=recipe.patience,
+                      num_classes=len(split.folder.class_names), seed=seed,
+                      validation_data=(validation.pooled, split.folder.labels[split.validation]))
+
+
+def frozen_validation_accuracy(split: PhotoSplit, recipe: FrozenRecipe, per_class: int | None, seed: int) -> float:
+    """Validation accuracy of the frozen recipe (what ``protocol.select`` compares)."""
+    head, _ = train_frozen_head(split, recipe, per_class, seed)
+    return accuracy(head, features_of(split, "validation", recipe.size).pooled, split.folder.labels[split.validation])
+
+
+def frozen_test_predictions(split: PhotoSplit, recipe: FrozenRecipe, per_class: int | None, seed: int) -> np.ndarray:
+    """The frozen recipe's predicted classes for the test photos (the recipe is fixed before this)."""
+    head, _ = train_frozen_head(split, recipe, per_class, seed)
+    return predict_classes(head, features_of(split, "test", recipe.size).pooled)
+
+
+@dataclass(frozen=True)
+class SizeChoice:
+    """The input size of the frozen recipe, chosen on validation, and what a pass costs at each size."""
+
+    selection: Selection
+    photos_per_second: dict[int, float]
+
+    @property
+    def size(self) -> int:
+        return int(self.selection.chosen_value)
+
+    def table(self) -> str:
+        lines = self.selection.table("input size").splitlines()
+        lines[0] += "   photos/s through the base"
+        for index, size in enumerate(self.photos_per_second, 1):
+            lines[index] += f"   {self.photos_per_second[size]:.0f}"
+        return "\n".join(lines)
+
+
+def choose_input_size(split: PhotoSplit, sizes: Sequence[int] = (96, 160, 224), seeds: Sequence[int] = DEFAULT_SEEDS,
+                      recipe: FrozenRecipe = FrozenRecipe()) -> SizeChoice:
+    """The frozen recipe on every training photo at each input size, scored on validation over
+    ``seeds``; sizes are given cheapest first, so a tie keeps the cheaper one."""
+    selection = select(lambda size, seed: frozen_validation_accuracy(split, replace(recipe, size=size), None, seed),
+                       list(sizes), seeds)
+    speed = {size: features_of(split, "train", size).photos_per_second for size in sizes}
+    return SizeChoice(selection, speed)
+
+
+def choose_copies(split: PhotoSplit, recipe: FrozenRecipe, seeds: Sequence[int] = DEFAULT_SEEDS) -> Selection:
+    """No augmented copy, or one per training photo: chosen on validation (no copy first: it is cheaper)."""
+    return select(lambda copies, seed: frozen_validation_accuracy(split, replace(recipe, copies=copies), None, seed),
+                  [0, 1], seeds)
+
+
+# ----------------------------------------------------------------------------- models trained from the pixels
+
+
+@dataclass(frozen=True)
+class PixelRecipe:
+    """A model trained from random weights on decoded photos, with augmentation in every epoch."""
+
+    kind: str = "cnn"  # "cnn" (helpers.photo_models.build_photo_cnn) or "random_mobilenet"
+    size: int = 64
+    augmentation: Augmentation = Augmentation()
+    epochs: int = 200  # the same upper bound and early stopping as the head's
+    patience: int = 10
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+
+
+@dataclass(frozen=True)
+class PixelRun:
+    """What one training from the pixels gave: validation accuracy of the kept epoch and the test predictions."""
+
+    validation_accuracy: float
+    test_predictions: np.ndarray
+    epochs: int
+    seconds: float
+
+
+@cached
+def train_from_pixels(recipe: PixelRecipe, x: np.ndarray, y: np.ndarray, x_validation: np.ndarray,
+                      y_validation: np.ndarray, x_test: np.ndarray, num_classes: int, seed: int) -> PixelRun:
+    """Train ``recipe``'s model from random weights (seeded) with early stopping on the validation
+    photos, then predict the test photos. It never sees a test label, so no choice can use one."""
+    import keras
+
+    if recipe.kind not in ("cnn", "random_mobilenet"):
+        raise ValueError(f"kind must be 'cnn' or 'random_mobilenet', got {recipe.kind!r}")
+    keras.utils.set_random_seed(seed)
+    if recipe.kind == "cnn":
+        model = build_photo_cnn(num_classes, recipe.size, recipe.augmentation, seed=seed)
+    else:
+        model = build_random_mobilenet(num_classes, recipe.size, recipe.augmentation, seed=seed)
+    compile_classifier(model, recipe.learning_rate)
+    run = fit(model, x, y, epochs=recipe.epochs, batch_size=recipe.batch_size,
+              validation_data=(x_validation, y_validation), callbacks=early_stopping(recipe.patience))
+    return PixelRun(accuracy(model, x_validation, y_validation), predict_classes(model, x_test),
+                    len(run.history["loss"]), run.seconds)
+
+
+def pixel_run(split: PhotoSplit, recipe: PixelRecipe, per_class: int | None, seed: int) -> PixelRun:
+    """``train_from_pixels`` on ``per_class`` train-pool photos of each class (hash order of ``seed``)."""
+    folder, rows = split.folder, positions_in_train_pool(split, split.training_subset(per_class, seed))
+    pool = decoded_photos(folder.take(split.train), recipe.size)
+    return train_from_pixels(recipe, pool[rows], folder.labels[split.train][rows],
+                             decoded_photos(folder.take(split.validation), recipe.size),
+                             folder.labels[split.validation], decoded_photos(folder.take(split.test), recipe.size),
+                             len(folder.class_names), seed)
+
+
+# ----------------------------------------------------------------------------- fine-tuning the top layers
+
+
+@dataclass(frozen=True)
+class FineTuneRecipe:
+    """Fine-tuning the layers above ``FINE_TUNING_CUT`` (BatchNorm frozen) after the frozen recipe's head."""
+
+    learning_rate: float = 1e-4
+    epochs: int = 10  # an upper bound: early stopping on validation accuracy
+    patience: int = 3
+    batch_size: int = 32
+
+
+@dataclass(frozen=True)
+class FineTuned:
+    validation_accuracy: float
+    test_predictions: np.ndarray
+    epochs: int
+    seconds: float
+    model: Any = None  # the whole photo classifier (raw photos in), when asked for
+
+
+@cached
+def fine_tune_photos(split: PhotoSplit, frozen: FrozenRecipe, recipe: FineTuneRecipe, per_class: int | None,
+                     seed: int, keep_model: bool = False) -> FineTuned:
+    """The frozen recipe's head first, then the top layers of the base (above ``FINE_TUNING_CUT``,
+    BatchNorm frozen and in inference mode) trained together with it at ``recipe.learning_rate`` on a
+    constant schedule, on cached activations at the cut (lesson 05), early stopping on validation."""
+    import keras
+
+    trained, _ = train_frozen_head(split, frozen, per_class, seed)
+    head = keras.models.clone_model(trained)  # a copy: fine-tuning changes the head too
+    head.set_weights(trained.get_weights())
+    rows = positions_in_train_pool(split, split.training_subset(per_class, seed))
+    labels = split.folder.labels[split.train][rows]
+    parts = [features_of(split, "train", frozen.size).activations[rows]]
+    if frozen.copies:
+        parts.append(features_of(split, "train", frozen.size, augmented=frozen.augmentation).activations[rows])
+    validation = features_of(split, "validation", frozen.size).activations
+    training = TrainingSet(np.concatenate(parts), np.tile(labels, 1 + frozen.copies),
+                           validation, split.folder.labels[split.validation])
+    keras.utils.set_random_seed(seed)
+    base = build_backbone("mobilenet_v2", size=frozen.size, weights="imagenet")
+    model = build_top_model(base, FINE_TUNING_CUT, head)
+    unfreeze_top(base, len(base.layers) - 1 - [layer.name for layer in base.layers].index(FINE_TUNING_CUT))
+    run = fine_tune(model, training, recipe.learning_rate, recipe.epochs, schedule="constant",
+                    batch_size=recipe.batch_size, patience=recipe.patience)
+    classifier = None
+    if keep_model:
+        classifier = build_photo_classifier(len(split.folder.class_names), frozen.size,
+                                            augmentation=frozen.augmentation, head=head, base=base)
+    test = features_of(split, "test", frozen.size).activations
+    return FineTuned(accuracy(model, validation, training.y_validation), predict_classes(model, test),
+                     len(run.history["loss"]), run.seconds, classifier)
+
+
+def choose_fine_tuning_rate(split: PhotoSplit, frozen: FrozenRecipe, rates: Sequence[float], per_class: int | None,
+                            seeds: Sequence[int] = DEFAULT_SEEDS, recipe: FineTuneRecipe = FineTuneRecipe(),
+                            ) -> Selection:
+    """The fine-tuning rate with the best validation accuracy (rates given smallest, i.e. safest, first)."""
+    return select(lambda rate, seed: fine_tune_photos(split, frozen, replace(recipe, learning_rate=rate), per_class,
+                                                      seed).validation_accuracy, list(rates), seeds)
+
+
+# ----------------------------------------------------------------------------- accuracy against labelled photos
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """Test accuracy over seeds with ``per_class`` training photos of each class (None: all)."""
+
+    per_class: int | None
+    photos: int  # training photos in all (the smallest class decides for "all")
+    transfer: Spread
+    scratch: Spread | None  # None where the scratch CNN was not trained (see the lesson's parameters)
+
+    @property
+    def label(self) -> str:
+        return "all" if self.per_class is None else str(self.per_class)
+
+    @property
+    def gap_points(self) -> float | None:
+        """Transfer minus scratch, in points of accuracy (mean over seeds)."""
+        return None if self.scratch is None else 100 * (self.transfer.mean - self.scratch.mean)
+
+
+@dataclass(frozen=True)
+class DataEfficiency:
+    points: tuple[CurvePoint, ...]
+
+    def at(self, per_class: int | None) -> CurvePoint:
+        for point in self.points:
+            if point.per_class == per_class:
+                return point
+        raise ValueError(f"no point with per_class={per_class!r}; measured: {[p.label for p in self.points]}")
+
+    def table(self) -> str:
+        lines = [f"{'per class':>9}  {'photos':>6}  {'frozen MobileNetV2 + head':<38}  {'CNN from scratch':<38}  gap"]
+        for point in self.points:
+            scratch = "-" if point.scratch is None else str(point.scratch)
+            gap = "" if point.gap_points is None else f"{point.gap_points:+.1f} points"
+            lines.append(f"{point.label:>9}  {point.photos:>6,}  {str(point.transfer):<38}  {scratch:<38}  {gap}")
+        return "\n".join(lines)
+
+
+def data_efficiency(split: PhotoSplit, frozen: FrozenRecipe, scratch: PixelRecipe, per_class: Sequence[int | None],
+                    scratch_per_class: Sequence[int | None], seeds: Sequence[int] = DEFAULT_SEEDS) -> DataEfficiency:
+    """Test accuracy of the frozen recipe at every size of ``per_class`` and of the CNN from scratch at
+    those of ``scratch_per_class``, each over ``seeds`` (a seed draws its own photos and weights)."""
+    test_labels = split.folder.labels[split.test]
+    points = []
+    for count in per_class:
+        transfer = Spread(tuple(score(test_labels, frozen_test_predictions(split, frozen, count, seed)).accuracy
+                                for seed in seeds))
+        cnn = None
+        if count in scratch_per_class:
+            cnn = Spread(tuple(score(test_labels, pixel_run(split, scratch, count, seed).test_predictions).accuracy
+                               for seed in seeds))
+        photos = len(split.training_subset(count, seeds[0]))
+        points.append(CurvePoint(count, photos, transfer, cnn))
+    return DataEfficiency(tuple(points))
+
+
+# ----------------------------------------------------------------------------- the comparison
+
+
+@dataclass(frozen=True)
+class Approach:
+    """One approach trained with several seeds on the same photos and tested on the same test photos."""
+
+    name: str
+    validation: Spread
+    test: Spread
+    scores: tuple[Score, ...]  # each seed's test accuracy with its 95% bootstrap interval
+    predictions: np.ndarray  # the first seed's test predictions (confusion matrix, mistakes)
+    seconds: float  # mean training time of one seed
+
+    @property
+    def widest_interval(self) -> tuple[float, float]:
+        """From the lowest to the highest bound of the seeds' 95% intervals."""
+        return min(s.low for s in self.scores), max(s.high for s in self.scores)
+
+
+def _approach(name: str, test_labels: np.ndarray, runs: Sequence[tuple[float, np.ndarray, float]]) -> Approach:
+    scores = tuple(score(test_labels, predictions) for _, predictions, _ in runs)
+    return Approach(name, Spread(tuple(v for v, _, _ in runs)), Spread(tuple(s.accuracy for s in scores)), scores,
+                    runs[0][1], float(np.mean([seconds for _, _, seconds in runs])))
+
+
+def frozen_approach(split: PhotoSplit, frozen: FrozenRecipe, per_class: int | None, seeds: Sequence[int]) -> Approach:
+    """The frozen recipe over ``seeds``."""
+    runs = []
+    for seed in seeds:
+        head, run = train_frozen_head(split, frozen, per_class, seed)
+        runs.append((frozen_validation_accuracy(split, frozen, per_class, seed),
+                     frozen_test_predictions(split, frozen, per_class, seed), run.seconds))
+    return _approach(f"frozen MobileNetV2 + head ({frozen.size} px)", split.folder.labels[split.test], runs)
+
+
+def fine_tuned_approach(split: PhotoSplit, frozen: FrozenRecipe, recipe: FineTuneRecipe, per_class: int | None,
+                        seeds: Sequence[int]) -> Approach:
+    runs = [(r.validation_accuracy, r.test_predictions, r.seconds)
+            for r in (fine_tune_photos(split, frozen, recipe, per_class, seed) for seed in seeds)]
+    return _approach(f"fine-tuned top layers (rate {recipe.learning_rate:g})", split.folder.labels[split.test], runs)
+
+
+def pixel_approach(split: PhotoSplit, recipe: PixelRecipe, per_class: int | None, seeds: Sequence[int]) -> Approach:
+    runs = [(r.validation_accuracy, r.test_predictions, r.seconds)
+            for r in (pixel_run(split, recipe, per_class, seed) for seed in seeds)]
+    name = {"cnn": "CNN from scratch", "random_mobilenet": "MobileNetV2 from random weights"}[recipe.kind]
+    return _approach(f"{name} ({recipe.size} px)", split.folder.labels[split.test], runs)
+
+
+def comparison_table(approaches: Sequence[Approach]) -> str:
+    """One line per approach: validation and test accuracy over seeds, the seeds' intervals, time."""
+    width = max(len(a.name) for a in approaches)
+    lines = [f"{'approach':<{width}}  {'validation (mean ± sd)':<24}  {'test (mean ± sd, seeds, range)':<38}  "
+             f"{'95% intervals':<15}  training s"]
+    for a in approaches:
+        low, high = a.widest_interval
+        lines.append(f"{a.name:<{width}}  {a.validation.mean:.3f} ± {a.validation.std:.3f}{'':<9}  {str(a.test):<38}  "
+                     f"[{low:.3f}, {high:.3f}]  {a.seconds:8.1f}")
+    return "\n".join(lines)
+
+
+def record_approach(figure: str, approach: Approach, chosen_on: str, **settings: Any) -> bool:
+    """Record an approach's mean test accuracy over seeds, with the widest of its seeds' 95% intervals."""
+    return results.record(figure, approach.test.mean, approach.widest_interval, chosen_on=chosen_on,
+                          seeds=len(approach.scores), **settings)
+
+
+# ----------------------------------------------------------------------------- Fashion-MNIST's gap, for comparison
+
+
+@dataclass(frozen=True)
+class LabelledComparison:
+    """Transfer and a CNN from scratch trained on ``per_class`` labelled images per class, test accuracy over seeds."""
+
+    per_class: int
+    transfer: Spread
+    scratch: Spread
+
+    @property
+    def gap_points(self) -> float:
+        return 100 * (self.transfer.mean - self.scratch.mean)
+
+
+def _fashion_comparison_stand_in(dataset: str, per_class: int, seeds: Sequence[int] = DEFAULT_SEEDS,
+                                 n_test: int = 3000, size: int = 96) -> LabelledComparison:
+    """STAND-IN for ``helpers.data_efficiency.labelled_comparison`` (the lead's, same signature), to be
+    swapped at merge: the head on pooled ImageNet features and lesson 04's scratch CNN, each trained on
+    the first ``per_class`` training images of each class with early stopping on a 20% validation split."""
+    from helpers.data import load_dataset
+    from helpers.data_efficiency import as_channels_last, train_scratch_cnn
+    from helpers.features import extract_features
+
+    data = load_dataset(dataset, n_test=n_test)
+    chosen = np.sort(np.concatenate([np.flatnonzero(data.y_train == label)[:per_class]
+                                     for label in range(len(data.class_names))]))
+    order = np.random.default_rng(0).permutation(len(chosen))  # classes mixed, so the 20% held out has them all
+    x, y = data.x_train[chosen][order], data.y_train[chosen][order]
+    train_features = extract_features(x, "mobilenet_v2", size)
+    test_features = extract_features(data.x_test, "mobilenet_v2", size)
+    transfer, scratch = [], []
+    for seed in seeds:
+        head, _ = train_head(train_features, y, epochs=200, patience=10, seed=seed, num_classes=len(data.class_names))
+        transfer.append(accuracy(head, test_features, data.y_test))
+        cnn, _ = train_scratch_cnn(x, y, epochs=200, patience=10, seed=seed)
+        scratch.append(accuracy(cnn, as_channels_last(data.x_test), data.y_test))
+    return LabelledComparison(per_class, Spread(tuple(transfer)), Spread(tuple(scratch)))
+
+
+def fashion_comparison(per_class: int, seeds: Sequence[int] = DEFAULT_SEEDS) -> LabelledComparison:
+    """Fashion-MNIST's transfer-minus-scratch comparison at ``per_class`` labelled images per class."""
+    return _fashion_comparison_stand_in("fashion_mnist", per_class, seeds)
+
+
+# ----------------------------------------------------------------------------- EfficientNetB0, as the guide writes it
+
+
+@dataclass(frozen=True)
+class ForwardCost:
+    """A photo classifier's size and the time of a forward pass (inference mode) per photo."""
+
+    name: str
+    weights: str | None
+    parameters: int
+    milliseconds_per_photo: float
+
+
+def guide_efficientnet(num_classes: int, weights: str | None, size: int = 224) -> Any:
+    """The keras.io guide's EfficientNetB0 recipe: raw photos at 224 px -> its augmentation (rotation,
+    translation, flip, contrast) -> ``efficientnet.preprocess_input`` (the identity: the model rescales
+    inside) -> frozen EfficientNetB0 -> GAP -> BatchNormalization -> Dropout 0.2 -> Dense (logits here)."""
+    import keras
+
+    base = build_backbone("efficientnet_b0", size=size, weights=weights)
+    photos = keras.Input((size, size, 3), name="photo")
+    x = keras.Sequential([keras.layers.RandomRotation(0.15), keras.layers.RandomTranslation(0.1, 0.1),
+                          keras.layers.RandomFlip(), keras.layers.RandomContrast(0.1)], name="augmentation")(photos)
+    x = preprocessing_layer("efficientnet_b0")(x)
+    x = base(x, training=False)
+    x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.Dropout(0.2, name="top_dropout")(x)
+    return keras.Model(photos, keras.layers.Dense(num_classes, name="pred")(x), name="guide_efficientnet_b0")
+
+
+@cached
+def forward_costs(num_classes: int, size: int = 224, photos: int = 64, efficientnet_weights: str | None = None
+                  ) -> tuple[ForwardCost, ...]:
+    """Parameters and forward milliseconds per photo (batch 32, second pass timed) of the MobileNetV2 photo
+    classifier and the guide's EfficientNetB0, both at ``size``. The time does not depend on the weights."""
+    batch = np.random.default_rng(0).integers(0, 256, (photos, size, size, 3)).astype(np.float32)
+    models = {"MobileNetV2": (build_photo_classifier(num_classes, size), "imagenet"),
+              "EfficientNetB0 (the guide's recipe)": (guide_efficientnet(num_classes, efficientnet_weights, size),
+                                                      efficientnet_weights)}
+    costs = []
+    for name, (model, weights) in models.items():
+        model.predict(batch[:32], batch_size=32, verbose=0)  # build and trace
+        start = time.perf_counter()
+        model.predict(batch, batch_size=32, verbose=0)
+        milliseconds = 1000 * (time.perf_counter() - start) / photos
+        costs.append(ForwardCost(name, weights, model.count_params(), milliseconds))
+    return tuple(costs)
+
+
+# ----------------------------------------------------------------------------- any folder of class subfolders
+
+
+@dataclass(frozen=True)
+class FolderTraining:
+    """What ``train_on_folder`` made: the saved model and its accuracy on the folder's own held-out photos."""
+
+    model_path: Path
+    class_names: tuple[str, ...]
+    validation: Score
+    test: Score
+    split: str
+    skipped: int
+
+
+def train_on_folder(folder: str | Path, out: str | Path, size: int = 160, seed: int = 0, copies: int = 0,
+                    epochs: int = 200, patience: int = 10) -> FolderTraining:
+    """Train the frozen MobileNetV2 + head recipe on any folder of class subfolders (skipping, and
+    listing, what cannot be used), split by file name, and save a classifier that takes raw photos."""
+    photos = scan_folder(folder, min_size=size)
+    if photos.skipped:
+        print(describe_skipped(photos))
+    split = split_by_name(photos)
+    recipe = FrozenRecipe(size=size, copies=copies, epochs=epochs, patience=patience)
+    head, _ = train_frozen_head(split, recipe, None, seed)
+    predictions = {part: predict_classes(head, features_of(split, part, size).pooled)
+                   for part in ("validation", "test")}
+    validation = score(photos.labels[split.validation], predictions["validation"])
+    test = score(photos.labels[split.test], predictions["test"])
+    model = build_photo_classifier(len(photos.class_names), size, augmentation=recipe.augmentation, head=head)
+    path = save_classifier(model, photos.class_names, out)
+    return FolderTraining(path, photos.class_names, validation, test, str(split), len(photos.skipped))
