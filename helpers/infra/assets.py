@@ -519,7 +519,9 @@ def inspect_folder(asset: FolderAsset) -> tuple[VerifiedFolder | None, list[str]
 def _download_folder(asset: FolderAsset) -> Path:
     import keras
 
-    # extract=True is the current name of get_file's untar=True: it unpacks the .tgz.
+    # extract=True is the current name of get_file's untar=True: it unpacks the .tgz. get_file falls back
+    # to /tmp/.keras when the folder it is given does not exist yet, so create it first.
+    cache_dir().mkdir(parents=True, exist_ok=True)
     unpacked = keras.utils.get_file(asset.name, origin=asset.url, extract=True,
                                     cache_dir=str(cache_dir()), cache_subdir="datasets")
     folder = Path(unpacked) / asset.archive_folder
