@@ -304,6 +304,7 @@ def fine_tune_photos(split: PhotoSplit, frozen: FrozenRecipe, recipe: FineTuneRe
     import keras
 
     trained, _ = train_frozen_head(split, frozen, per_class, seed)
+    keras.utils.set_random_seed(seed)  # before any layer is made: Dropout draws its seed when it is created
     head = keras.models.clone_model(trained)  # a copy: fine-tuning changes the head too
     head.set_weights(trained.get_weights())
     rows = positions_in_train_pool(split, split.training_subset(per_class, seed))
@@ -314,7 +315,6 @@ def fine_tune_photos(split: PhotoSplit, frozen: FrozenRecipe, recipe: FineTuneRe
     validation = features_of(split, "validation", frozen.size).activations
     training = TrainingSet(np.concatenate(parts), np.tile(labels, 1 + frozen.copies),
                            validation, split.folder.labels[split.validation])
-    keras.utils.set_random_seed(seed)
     base = build_backbone("mobilenet_v2", size=frozen.size, weights="imagenet")
     model = build_top_model(base, FINE_TUNING_CUT, head)
     unfreeze_top(base, len(base.layers) - 1 - [layer.name for layer in base.layers].index(FINE_TUNING_CUT))
