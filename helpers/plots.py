@@ -261,8 +261,10 @@ def confusion_matrix_plot(
 
 # ---------------------------------------------------------------- comparisons
 
-def accuracy_vs_size(sizes: Sequence[int], curves: Mapping[str, Sequence[float]], title: str | None = None) -> Any:
-    """Accuracy against the number of labelled images (log x), one line per approach."""
+def accuracy_vs_size(sizes: Sequence[int], curves: Mapping[str, Sequence[float]], title: str | None = None,
+                     ranges: Mapping[str, Sequence[tuple[float, float] | None]] | None = None) -> Any:
+    """Accuracy against the number of labelled images (log x), one line per approach; ``ranges``
+    (per approach, a (low, high) per size or None) draws each point's spread as a bar."""
     import matplotlib.pyplot as plt
 
     xs = np.asarray(sizes, dtype=float)
@@ -270,12 +272,20 @@ def accuracy_vs_size(sizes: Sequence[int], curves: Mapping[str, Sequence[float]]
         raise ValueError(f"expected a non-empty list of positive sizes, got {list(np.ravel(sizes))}")
     if not curves:
         raise ValueError("expected at least one curve, got an empty dict")
-    for name, values in curves.items():
+    for name, values in {**curves, **(ranges or {})}.items():
         if len(values) != len(xs):
             raise ValueError(f"curve {name!r}: expected one accuracy per size ({len(xs)}), got {len(values)}")
     fig, ax = plt.subplots(figsize=(6, 3.8))
     for name, values in curves.items():
-        ax.plot(xs, np.asarray(values, dtype=float), marker="o", label=name)
+        ys = np.asarray(values, dtype=float)
+        line = ax.plot(xs, ys, marker="o", label=name)[0]
+        spread = (ranges or {}).get(name)
+        if spread is not None:
+            measured = [(x, y, r) for x, y, r in zip(xs, ys, spread) if r is not None and np.isfinite(y)]
+            below = [y - r[0] for _, y, r in measured]
+            above = [r[1] - y for _, y, r in measured]
+            ax.errorbar([x for x, _, _ in measured], [y for _, y, _ in measured], yerr=[below, above], fmt="none",
+                        ecolor=line.get_color(), capsize=3)
     ax.set_xscale("log")
     ax.set_xticks(xs, labels=[f"{int(x):,}" for x in xs])
     ax.minorticks_off()

@@ -328,3 +328,16 @@ def test_photo_predictions_rejects_caption_count(fashion):
     with pytest.raises(ValueError, match="got a single string"):
         plots.photo_predictions(fashion.x_test[:1], "a")
 
+
+
+def test_accuracy_vs_size_draws_each_points_range_as_a_bar():
+    curves = {"transfer": [0.6, 0.7, 0.8], "scratch": [0.3, float("nan"), float("nan")]}
+    fig = plots.accuracy_vs_size([25, 50, 250], curves,
+                                 ranges={"transfer": [(0.55, 0.62), (0.69, 0.75), (0.8, 0.8)],
+                                         "scratch": [(0.25, 0.35), None, None]})
+    bars = [c for c in fig.axes[0].collections]
+    segments = [segment for bar in bars for segment in bar.get_segments()]
+    assert len(segments) == 4  # three transfer points, one scratch point
+    assert any(np.allclose(segment, [[25, 0.55], [25, 0.62]]) for segment in segments)
+    with pytest.raises(ValueError, match="curve 'transfer': expected one accuracy per size"):
+        plots.accuracy_vs_size([1, 2], {"transfer": [0.1, 0.2]}, ranges={"transfer": [(0.1, 0.2)]})
