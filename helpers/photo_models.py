@@ -150,6 +150,27 @@ def build_random_mobilenet(num_classes: int, size: int = 64, augmentation: Augme
     return keras.Model(photos, head(x), name="random_mobilenet_v2")
 
 
+@dataclass(frozen=True)
+class InferenceCheck:
+    """Largest absolute differences that show when the augmentation layers act."""
+
+    model_twice_at_inference: float  # the model's logits, two calls with training=False
+    block_at_inference: float  # the augmentation block's output against its input, training=False
+    block_twice_in_training: float  # the augmentation block's output, two calls with training=True
+
+
+def inference_check(model: Any, photo: np.ndarray) -> InferenceCheck:
+    """Measure on one photo (H, W, 3) that augmentation acts only in training."""
+    batch = np.asarray(photo, dtype=np.float32)[None]
+    first, second = (np.asarray(model(batch, training=False)) for _ in range(2))
+    resized = np.asarray(model.get_layer("resize")(batch))
+    block = model.get_layer("augmentation")
+    drawn = [np.asarray(block(resized, training=True)) for _ in range(2)]
+    return InferenceCheck(float(np.max(np.abs(first - second))),
+                          float(np.max(np.abs(np.asarray(block(resized, training=False)) - resized))),
+                          float(np.max(np.abs(drawn[0] - drawn[1]))))
+
+
 def augmented_copies(photos: Any, augmentation: Augmentation, seed: int) -> np.ndarray:
     """One randomly augmented version of each photo (a batch of equal-size raw photos), drawn with
     the augmentation block in training mode: the same transformations a model applies in ``fit``."""
@@ -221,11 +242,20 @@ def top_classes(model: Any, class_names: Sequence[str], photo: np.ndarray, top: 
     return [(class_names[i], float(probabilities[i])) for i in order]
 
 
-def classify_photo(photo_path: str | Path, model_path: str | Path, top: int = 3) -> list[tuple[str, float]]:
-    """Load the saved classifier, classify one photo file of any size and print its top classes."""
+def classify_photos(photo_paths: Sequence[str | Path], model_path: str | Path, top: int = 3
+                    ) -> list[list[tuple[str, float]]]:
+    """Load the saved classifier once, classify photo files of any size and print each one's top classes."""
     model, class_names = load_classifier(model_path)
-    ranking = top_classes(model, class_names, read_photo(photo_path), top)
-    print(f"{Path(photo_path).name}:")
-    for name, probability in ranking:
-        print(f"  {name:<20s} {probability:6.1%}")
-    return ranking
+    rankings = []
+    for photo_path in photo_paths:
+        ranking = top_classes(model, class_names, read_photo(photo_path), top)
+        print(f"{Path(photo_path).name}:")
+        for name, probability in ranking:
+            print(f"  {name:<20s} {probability:6.1%}")
+        rankings.append(ranking)
+    return rankings
+
+
+def classify_photo(photo_path: str | Path, model_path: str | Path, top: int = 3) -> list[tuple[str, float]]:
+    """``classify_photos`` for one photo: its top classes, printed and returned."""
+    return classify_photos([photo_path], model_path, top)[0]

@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from helpers import imagenet
 from helpers.backbones import build_backbone
-from helpers.evaluation import Score, Spread, score
+from helpers.evaluation import Score, Spread, paired_difference, score
 from helpers.fine_tuning import TrainingSet, build_top_model, fine_tune
 from helpers.head_training import train_head
 from helpers.infra import results
@@ -101,6 +102,15 @@ def photo_features(photos: PhotoFolder, size: int, cut: str | None = None, augme
 
 
 # ----------------------------------------------------------------------------- the photos of a lesson
+
+
+def per_class_list(text: str) -> list[int | None]:
+    """'5,10,all' -> [5, 10, None] (a lesson parameter: photos per class, 'all' for the whole train pool)."""
+    values = [part.strip() for part in str(text).split(",") if part.strip()]
+    try:
+        return [None if value == "all" else int(value) for value in values]
+    except ValueError:
+        raise ValueError(f"expected whole numbers or 'all' separated by commas, got {text!r}") from None
 
 
 def lesson_split(per_class: int | None = None, min_size: int | None = None) -> PhotoSplit:
@@ -288,16 +298,28 @@ class FineTuneRecipe:
 
 @dataclass(frozen=True)
 class FineTuned:
+    """One fine-tuning run: its validation accuracy, test predictions, and the weights it trained."""
+
     validation_accuracy: float
     test_predictions: np.ndarray
     epochs: int
     seconds: float
-    model: Any = None  # the whole photo classifier (raw photos in), when asked for
+    top_weights: dict[str, list[np.ndarray]]  # layer name -> weights, for the layers above the cut
+    head_weights: list[np.ndarray]
+
+    def classifier(self, num_classes: int, frozen: FrozenRecipe) -> Any:
+        """The whole photo classifier (raw photos in) with these fine-tuned weights."""
+        base = build_backbone("mobilenet_v2", size=frozen.size, weights="imagenet")
+        for name, weights in self.top_weights.items():
+            base.get_layer(name).set_weights(weights)
+        model = build_photo_classifier(num_classes, frozen.size, augmentation=frozen.augmentation, base=base)
+        model.get_layer("head").set_weights(self.head_weights)
+        return model
 
 
 @cached
 def fine_tune_photos(split: PhotoSplit, frozen: FrozenRecipe, recipe: FineTuneRecipe, per_class: int | None,
-                     seed: int, keep_model: bool = False) -> FineTuned:
+                     seed: int) -> FineTuned:
     """The frozen recipe's head first, then the top layers of the base (above ``FINE_TUNING_CUT``,
     BatchNorm frozen and in inference mode) trained together with it at ``recipe.learning_rate`` on a
     constant schedule, on cached activations at the cut (lesson 05), early stopping on validation."""
@@ -317,16 +339,14 @@ def fine_tune_photos(split: PhotoSplit, frozen: FrozenRecipe, recipe: FineTuneRe
                            validation, split.folder.labels[split.validation])
     base = build_backbone("mobilenet_v2", size=frozen.size, weights="imagenet")
     model = build_top_model(base, FINE_TUNING_CUT, head)
-    unfreeze_top(base, len(base.layers) - 1 - [layer.name for layer in base.layers].index(FINE_TUNING_CUT))
+    above = len(base.layers) - 1 - [layer.name for layer in base.layers].index(FINE_TUNING_CUT)
+    unfreeze_top(base, above)
     run = fine_tune(model, training, recipe.learning_rate, recipe.epochs, schedule="constant",
                     batch_size=recipe.batch_size, patience=recipe.patience)
-    classifier = None
-    if keep_model:
-        classifier = build_photo_classifier(len(split.folder.class_names), frozen.size,
-                                            augmentation=frozen.augmentation, head=head, base=base)
     test = features_of(split, "test", frozen.size).activations
+    top_weights = {layer.name: layer.get_weights() for layer in base.layers[-above:] if layer.weights}
     return FineTuned(accuracy(model, validation, training.y_validation), predict_classes(model, test),
-                     len(run.history["loss"]), run.seconds, classifier)
+                     len(run.history["loss"]), run.seconds, top_weights, head.get_weights())
 
 
 def choose_fine_tuning_rate(split: PhotoSplit, frozen: FrozenRecipe, rates: Sequence[float], per_class: int | None,
@@ -416,8 +436,10 @@ class Approach:
         return min(s.low for s in self.scores), max(s.high for s in self.scores)
 
 
-def _approach(name: str, test_labels: np.ndarray, runs: Sequence[tuple[float, np.ndarray, float]]) -> Approach:
+def _approach(name: str, per_class: int | None, test_labels: np.ndarray,
+              runs: Sequence[tuple[float, np.ndarray, float]]) -> Approach:
     scores = tuple(score(test_labels, predictions) for _, predictions, _ in runs)
+    name = f"{name}, {'all' if per_class is None else per_class} per class"
     return Approach(name, Spread(tuple(v for v, _, _ in runs)), Spread(tuple(s.accuracy for s in scores)), scores,
                     runs[0][1], float(np.mean([seconds for _, _, seconds in runs])))
 
@@ -429,21 +451,23 @@ def frozen_approach(split: PhotoSplit, frozen: FrozenRecipe, per_class: int | No
         head, run = train_frozen_head(split, frozen, per_class, seed)
         runs.append((frozen_validation_accuracy(split, frozen, per_class, seed),
                      frozen_test_predictions(split, frozen, per_class, seed), run.seconds))
-    return _approach(f"frozen MobileNetV2 + head ({frozen.size} px)", split.folder.labels[split.test], runs)
+    labels = split.folder.labels[split.test]
+    return _approach(f"frozen MobileNetV2 + head, {frozen.size} px", per_class, labels, runs)
 
 
 def fine_tuned_approach(split: PhotoSplit, frozen: FrozenRecipe, recipe: FineTuneRecipe, per_class: int | None,
                         seeds: Sequence[int]) -> Approach:
     runs = [(r.validation_accuracy, r.test_predictions, r.seconds)
             for r in (fine_tune_photos(split, frozen, recipe, per_class, seed) for seed in seeds)]
-    return _approach(f"fine-tuned top layers (rate {recipe.learning_rate:g})", split.folder.labels[split.test], runs)
+    labels = split.folder.labels[split.test]
+    return _approach(f"fine-tuned top layers, rate {recipe.learning_rate:g}", per_class, labels, runs)
 
 
 def pixel_approach(split: PhotoSplit, recipe: PixelRecipe, per_class: int | None, seeds: Sequence[int]) -> Approach:
     runs = [(r.validation_accuracy, r.test_predictions, r.seconds)
             for r in (pixel_run(split, recipe, per_class, seed) for seed in seeds)]
     name = {"cnn": "CNN from scratch", "random_mobilenet": "MobileNetV2 from random weights"}[recipe.kind]
-    return _approach(f"{name} ({recipe.size} px)", split.folder.labels[split.test], runs)
+    return _approach(f"{name}, {recipe.size} px", per_class, split.folder.labels[split.test], runs)
 
 
 def comparison_table(approaches: Sequence[Approach]) -> str:
@@ -505,9 +529,9 @@ def _fashion_comparison_stand_in(dataset: str, per_class: int, seeds: Sequence[i
     return LabelledComparison(per_class, Spread(tuple(transfer)), Spread(tuple(scratch)))
 
 
-def fashion_comparison(per_class: int, seeds: Sequence[int] = DEFAULT_SEEDS) -> LabelledComparison:
+def fashion_comparison(per_class: int, seeds: Sequence[int] = DEFAULT_SEEDS, n_test: int = 3000) -> LabelledComparison:
     """Fashion-MNIST's transfer-minus-scratch comparison at ``per_class`` labelled images per class."""
-    return _fashion_comparison_stand_in("fashion_mnist", per_class, seeds)
+    return _fashion_comparison_stand_in("fashion_mnist", per_class, seeds, n_test=n_test)
 
 
 # ----------------------------------------------------------------------------- EfficientNetB0, as the guide writes it
@@ -592,3 +616,96 @@ def train_on_folder(folder: str | Path, out: str | Path, size: int = 160, seed: 
     model = build_photo_classifier(len(photos.class_names), size, augmentation=recipe.augmentation, head=head)
     path = save_classifier(model, photos.class_names, out)
     return FolderTraining(path, photos.class_names, validation, test, str(split), len(photos.skipped))
+
+
+# ----------------------------------------------------------------------------- what ImageNet already knows
+
+
+def imagenet_on_flowers(split: PhotoSplit, per_class: int = 3) -> tuple[np.ndarray, np.ndarray, list[Any]]:
+    """The full ImageNet MobileNetV2 (its 1000-class classifier) on ``per_class`` train-pool photos of each
+    class, each cut to its centre square and resized to 224 px as ImageNet's evaluation does: the pictures
+    (uint8), their flower classes and the top-3 ImageNet labels of each."""
+    chosen = split.training_subset(per_class, seed=0)
+    pictures = np.concatenate([np.round(batch.numpy()).astype(np.uint8) for batch in
+                               photo_dataset(split.folder.take(chosen).paths, size=imagenet.CLASSIFIER_SIZE,
+                                             crop_to_aspect_ratio=True)])
+    return pictures, split.folder.labels[chosen], imagenet.classify(pictures)
+
+
+# ----------------------------------------------------------------------------- the headline figures
+
+
+def _validation_note(split: PhotoSplit, seeds: Sequence[int], choices: str) -> str:
+    return f"validation ({len(split.validation)} photos, {len(seeds)} seeds): {choices}"
+
+
+def headline_frozen(split: PhotoSplit, frozen: FrozenRecipe, seeds: Sequence[int], per_class: int = 100) -> Approach:
+    """The frozen recipe with ``per_class`` training photos per class over ``seeds``; recorded."""
+    approach = frozen_approach(split, frozen, per_class, seeds)
+    record_approach("photos_frozen_100_accuracy", approach,
+                    _validation_note(split, seeds, f"input size {frozen.size} px, {frozen.copies} augmented copies"),
+                    per_class=per_class, test_photos=len(split.test))
+    return approach
+
+
+def headline_fine_tuned(split: PhotoSplit, frozen: FrozenRecipe, fine: FineTuneRecipe, seeds: Sequence[int]
+                        ) -> tuple[Approach, Approach]:
+    """The frozen recipe and the fine-tuned one on every training photo, over ``seeds``; both recorded."""
+    frozen_all = frozen_approach(split, frozen, None, seeds)
+    tuned = fine_tuned_approach(split, frozen, fine, None, seeds)
+    note = _validation_note(split, seeds, f"input size {frozen.size} px, {frozen.copies} augmented copies, "
+                                          f"fine-tuning rate {fine.learning_rate:g}")
+    record_approach("photos_frozen_all_accuracy", frozen_all, note, training_photos=len(split.train))
+    record_approach("photos_finetuned_accuracy", tuned, note, training_photos=len(split.train),
+                    layers=f"above {FINE_TUNING_CUT}")
+    return frozen_all, tuned
+
+
+def transfer_minus_scratch(split: PhotoSplit, frozen: FrozenRecipe, scratch: PixelRecipe, per_class: int,
+                           seeds: Sequence[int]) -> tuple[float, tuple[float, float]]:
+    """Transfer minus the CNN from scratch at ``per_class`` photos per class, in points: the mean over
+    seeds of each seed's paired difference on the same test photos, and the widest of their 95%
+    intervals; recorded."""
+    labels = split.folder.labels[split.test]
+    differences = [paired_difference(labels, frozen_test_predictions(split, frozen, per_class, seed),
+                                     pixel_run(split, scratch, per_class, seed).test_predictions) for seed in seeds]
+    points = float(np.mean([d.points for d in differences]))
+    interval = (min(d.low for d in differences), max(d.high for d in differences))
+    results.record("photos_transfer_minus_scratch_points", points, interval,
+                   chosen_on=_validation_note(split, seeds, f"transfer at {frozen.size} px"), per_class=per_class,
+                   scratch_size=scratch.size, seeds=len(seeds))
+    return points, interval
+
+
+def best_classifier(split: PhotoSplit, frozen: FrozenRecipe, fine: FineTuneRecipe, seeds: Sequence[int]
+                    ) -> tuple[Selection, Any]:
+    """Frozen or fine-tuned (every training photo), chosen on validation; the chosen recipe's first-seed
+    model as a photo classifier (raw photos in)."""
+    def validation_accuracy(kind: str, seed: int) -> float:
+        if kind == "frozen":
+            return frozen_validation_accuracy(split, frozen, None, seed)
+        return fine_tune_photos(split, frozen, fine, None, seed).validation_accuracy
+
+    selection = select(validation_accuracy, ["frozen", "fine-tuned"], seeds)
+    classes = len(split.folder.class_names)
+    if selection.chosen_value == "frozen":
+        head, _ = train_frozen_head(split, frozen, None, seeds[0])
+        return selection, build_photo_classifier(classes, frozen.size, augmentation=frozen.augmentation, head=head)
+    return selection, fine_tune_photos(split, frozen, fine, None, seeds[0]).classifier(classes, frozen)
+
+
+def side_by_side(split: PhotoSplit, frozen: FrozenRecipe, fine: FineTuneRecipe, scratch: PixelRecipe,
+                 random_mobilenet: PixelRecipe, per_class: int, seeds: Sequence[int],
+                 random_seeds: Sequence[int]) -> list[Approach]:
+    """The four approaches on the same ``per_class`` photos per class and the same test photos: frozen,
+    fine-tuned, the CNN from scratch and MobileNetV2 from random weights (left out when ``random_seeds``
+    is empty); the last two recorded."""
+    approaches = [frozen_approach(split, frozen, per_class, seeds),
+                  fine_tuned_approach(split, frozen, fine, per_class, seeds),
+                  pixel_approach(split, scratch, per_class, seeds)]
+    if random_seeds:
+        approaches.append(pixel_approach(split, random_mobilenet, per_class, random_seeds))
+    note = _validation_note(split, seeds, "early stopping only (no setting chosen)")
+    for figure, approach in zip(("photos_scratch_accuracy", "photos_random_mobilenet_accuracy"), approaches[2:]):
+        record_approach(figure, approach, note, per_class=per_class)
+    return approaches

@@ -85,9 +85,9 @@ def test_fine_tuning_starts_at_the_cut_with_batchnorm_frozen() -> None:
 def test_fine_tuning_moves_only_the_top_layers_and_keeps_batchnorm_statistics(split) -> None:
     import keras
 
-    result = photo_training.fine_tune_photos(split, FROZEN, photo_training.FineTuneRecipe(epochs=1), 10, 0,
-                                             keep_model=True)
-    tuned = next(layer for layer in result.model.layers if isinstance(layer, keras.Model) and "mobilenet" in layer.name)
+    result = photo_training.fine_tune_photos(split, FROZEN, photo_training.FineTuneRecipe(epochs=1), 10, 0)
+    model = result.classifier(5, FROZEN)
+    tuned = next(layer for layer in model.layers if isinstance(layer, keras.Model) and "mobilenet" in layer.name)
     from helpers.backbones import build_backbone
 
     pretrained = build_backbone("mobilenet_v2", size=SIZE)
@@ -97,6 +97,10 @@ def test_fine_tuning_moves_only_the_top_layers_and_keeps_batchnorm_statistics(sp
         same = all(np.array_equal(a, b) for a, b in zip(layer.get_weights(), before))
         assert same == (layer.name not in top), layer.name  # BatchNorm weights and statistics never move
     assert result.epochs == 1 and 0 <= result.validation_accuracy <= 1
+    activations = photo_training.features_of(split, "test", SIZE).activations
+    photo_logits = model.predict(photos.photo_dataset(split.folder.take(split.test).paths, size=SIZE), verbose=0)
+    assert np.array_equal(np.argmax(photo_logits, axis=1), result.test_predictions)  # the same model, raw photos in
+    assert activations.shape[0] == len(split.test)
 
 
 def test_positions_in_the_train_pool(split) -> None:

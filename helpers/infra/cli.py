@@ -159,10 +159,10 @@ def default_model_path() -> Path:
 
 
 def classify_command(args: argparse.Namespace) -> int:
-    from helpers.photo_models import classify_photo
+    from helpers.photo_models import classify_photos
 
     try:
-        classify_photo(args.photo, args.model or default_model_path(), top=args.top)
+        classify_photos(args.photos, args.model or default_model_path(), top=args.top)
     except (FileNotFoundError, ValueError) as error:
         print(error, file=sys.stderr)
         return 2
@@ -205,7 +205,7 @@ def parser() -> argparse.ArgumentParser:
     results_parser.add_argument("--json", action="store_true", help="one JSON object keyed by figure name")
     results_parser.set_defaults(func=results_command)
     classify = commands.add_parser("classify", help="top-3 classes of a photo, from a saved photo classifier")
-    classify.add_argument("photo", help="a photo file (JPEG, PNG, BMP or GIF) of any size")
+    classify.add_argument("photos", nargs="+", metavar="PHOTO", help="photo files (JPEG, PNG, BMP or GIF), any size")
     classify.add_argument("--model", help="a .keras classifier (default: lesson 07's, in the course cache)")
     classify.add_argument("--top", type=int, default=3, help="how many classes to print (default 3)")
     classify.set_defaults(func=classify_command)
