@@ -1,11 +1,12 @@
-"""Training photo classifiers fast: each photo goes through the frozen base once, and is cached.
+"""Lesson 07's recipes on the flower photos, each choice made on validation photos only.
 
-``photo_features`` streams photos from their files through MobileNetV2 in inference mode and
-keeps two things per photo in the course cache: the pooled output (what a head trains on) and
-the activations at a *cut* inside the base (what fine-tuning its top layers trains on, as in
-lesson 05). ``augmented=`` draws each photo once more through the model's own augmentation
-layers first, a fixed augmented copy whose features are cached like the originals': random
-augmentation drawn afresh in every epoch would need the whole base in every epoch.
+The frozen recipe trains a head on the pooled features of ``helpers.photo_features`` (each photo
+through the base once, cached); fine-tuning trains the top layers on the cached activations at
+the cut; the CNN from scratch and MobileNetV2 from random weights train on decoded photos with
+augmentation in every epoch. Every recipe function that also predicts the test photos makes its
+choices (early stopping) on validation photos before it touches them, and never reads a test
+label (``tests/test_photo_training.py`` permutes them to prove it). Results are small arrays and
+numbers, cached, so a warm run reads them without loading a model.
 """
 from __future__ import annotations
 
@@ -25,9 +26,9 @@ from helpers.head_training import train_head
 from helpers.infra import results
 from helpers.infra.cache import cached
 from helpers.models import compile_classifier, unfreeze_top
+from helpers.photo_features import FINE_TUNING_CUT, PhotoFeatures, photo_features
 from helpers.photo_models import (
     Augmentation,
-    augmentation_layers,
     build_photo_classifier,
     build_photo_cnn,
     build_random_mobilenet,
@@ -35,7 +36,6 @@ from helpers.photo_models import (
     save_classifier,
 )
 from helpers.photos import (
-    PhotoFolder,
     PhotoSplit,
     decoded_photos,
     describe_skipped,
@@ -47,59 +47,6 @@ from helpers.photos import (
 )
 from helpers.protocol import DEFAULT_SEEDS, Selection, select
 from helpers.training import accuracy, early_stopping, fit, predict_classes
-
-FINE_TUNING_CUT = "block_15_add"  # the top 12 layers above it: block 16 and the last 1x1 convolution
-
-
-@dataclass(frozen=True)
-class PhotoFeatures:
-    """What one pass of ``n`` photos through the frozen base gave, and what it cost."""
-
-    pooled: np.ndarray  # (n, 1280): the base's output, global-average-pooled
-    activations: np.ndarray | None  # (n, h, w, c) at the cut, or None
-    seconds: float  # the pass: decoding, resizing and the base, model set-up excluded
-    size: int
-
-    @property
-    def photos_per_second(self) -> float:
-        return len(self.pooled) / self.seconds
-
-
-def extractor(size: int, cut: str | None = None, backbone: str = "mobilenet_v2") -> Any:
-    """Photos (size x size, raw 0-255) -> the backbone's preprocessing -> frozen base in inference
-    mode -> [activations at ``cut``,] pooled output."""
-    import keras
-
-    base = build_backbone(backbone, size=size, weights="imagenet")
-    outputs = [keras.layers.GlobalAveragePooling2D(name="pool")(base.output)]
-    if cut is not None:
-        outputs.insert(0, base.get_layer(cut).output)
-    inner = keras.Model(base.input, outputs, name=f"{backbone}_outputs")
-    photos = keras.Input((size, size, 3), name="photo")
-    return keras.Model(photos, inner(preprocessing_layer(backbone)(photos), training=False), name="extractor")
-
-
-@cached
-def photo_features(photos: PhotoFolder, size: int, cut: str | None = None, augmented: Augmentation | None = None,
-                   seed: int = 0, batch_size: int = 32) -> PhotoFeatures:
-    """Pooled output (and activations at ``cut``) of every photo, one streamed pass through the
-    frozen ImageNet MobileNetV2 at ``size`` px; with ``augmented``, of one augmented copy of each
-    photo drawn with ``seed``. Cached: keyed by the photos' bytes, the settings and the code."""
-    model = extractor(size, cut)
-    model.predict(np.zeros((1, size, size, 3), np.float32), verbose=0)  # build and trace outside the timing
-    block = augmentation_layers(augmented, seed) if augmented is not None else None
-    pooled, activations = [], []
-    start = time.perf_counter()
-    for batch in photo_dataset(photos.paths, size=size, batch_size=batch_size):
-        if block is not None:
-            batch = block(batch, training=True)
-        outputs = model(batch, training=False)
-        pooled.append(np.asarray(outputs[-1]))
-        if cut is not None:
-            activations.append(np.asarray(outputs[0]))
-    seconds = time.perf_counter() - start
-    return PhotoFeatures(np.concatenate(pooled), np.concatenate(activations) if cut else None, seconds, size)
-
 
 # ----------------------------------------------------------------------------- the photos of a lesson
 
@@ -179,16 +126,35 @@ def train_frozen_head(split: PhotoSplit, recipe: FrozenRecipe, per_class: int | 
                       validation_data=(validation.pooled, split.folder.labels[split.validation]))
 
 
+@dataclass(frozen=True)
+class FrozenRun:
+    """One training of the frozen recipe's head: what the protocol and the tables need, no model."""
+
+    validation_accuracy: float
+    test_predictions: np.ndarray
+    epochs: int
+    seconds: float
+
+
+@cached
+def frozen_run(split: PhotoSplit, recipe: FrozenRecipe, per_class: int | None, seed: int) -> FrozenRun:
+    """``train_frozen_head``'s head scored on the validation photos, then its test predictions (early
+    stopping chose the epoch before any test photo is seen; no test label is read)."""
+    head, run = train_frozen_head(split, recipe, per_class, seed)
+    validation = accuracy(head, features_of(split, "validation", recipe.size).pooled,
+                          split.folder.labels[split.validation])
+    return FrozenRun(validation, predict_classes(head, features_of(split, "test", recipe.size).pooled),
+                     len(run.history["loss"]), run.seconds)
+
+
 def frozen_validation_accuracy(split: PhotoSplit, recipe: FrozenRecipe, per_class: int | None, seed: int) -> float:
     """Validation accuracy of the frozen recipe (what ``protocol.select`` compares)."""
-    head, _ = train_frozen_head(split, recipe, per_class, seed)
-    return accuracy(head, features_of(split, "validation", recipe.size).pooled, split.folder.labels[split.validation])
+    return frozen_run(split, recipe, per_class, seed).validation_accuracy
 
 
 def frozen_test_predictions(split: PhotoSplit, recipe: FrozenRecipe, per_class: int | None, seed: int) -> np.ndarray:
     """The frozen recipe's predicted classes for the test photos (the recipe is fixed before this)."""
-    head, _ = train_frozen_head(split, recipe, per_class, seed)
-    return predict_classes(head, features_of(split, "test", recipe.size).pooled)
+    return frozen_run(split, recipe, per_class, seed).test_predictions
 
 
 @dataclass(frozen=True)
@@ -446,11 +412,8 @@ def _approach(name: str, per_class: int | None, test_labels: np.ndarray,
 
 def frozen_approach(split: PhotoSplit, frozen: FrozenRecipe, per_class: int | None, seeds: Sequence[int]) -> Approach:
     """The frozen recipe over ``seeds``."""
-    runs = []
-    for seed in seeds:
-        head, run = train_frozen_head(split, frozen, per_class, seed)
-        runs.append((frozen_validation_accuracy(split, frozen, per_class, seed),
-                     frozen_test_predictions(split, frozen, per_class, seed), run.seconds))
+    runs = [(r.validation_accuracy, r.test_predictions, r.seconds)
+            for r in (frozen_run(split, frozen, per_class, seed) for seed in seeds)]
     labels = split.folder.labels[split.test]
     return _approach(f"frozen MobileNetV2 + head, {frozen.size} px", per_class, labels, runs)
 
@@ -504,11 +467,13 @@ class LabelledComparison:
         return 100 * (self.transfer.mean - self.scratch.mean)
 
 
+@cached
 def _fashion_comparison_stand_in(dataset: str, per_class: int, seeds: Sequence[int] = DEFAULT_SEEDS,
                                  n_test: int = 3000, size: int = 96) -> LabelledComparison:
     """STAND-IN for ``helpers.data_efficiency.labelled_comparison`` (the lead's, same signature), to be
     swapped at merge: the head on pooled ImageNet features and lesson 04's scratch CNN, each trained on
-    the first ``per_class`` training images of each class with early stopping on a 20% validation split."""
+    the first ``per_class`` training images of each class with early stopping on a 20% validation split;
+    cached, as the lead's will be."""
     from helpers.data import load_dataset
     from helpers.data_efficiency import as_channels_last, train_scratch_cnn
     from helpers.features import extract_features

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import photo_training, photos
+from helpers import photo_features, photo_training, photos
 from helpers.evaluation import Spread
 
 SIZE = 96
@@ -64,7 +64,7 @@ def test_the_input_size_is_chosen_on_validation_accuracy_only(split, monkeypatch
 
     monkeypatch.setattr(photo_training, "frozen_validation_accuracy", fake)
     monkeypatch.setattr(photo_training, "features_of",
-                        lambda s, part, size, **_: photo_training.PhotoFeatures(np.zeros((10, 2)), None, 2.0, size))
+                        lambda s, part, size, **_: photo_features.PhotoFeatures(np.zeros((10, 2)), None, 2.0, size))
     choice = photo_training.choose_input_size(split, (96, 128, 160), seeds=(0, 1, 2), recipe=FROZEN)
     assert choice.size == 128 and choice.selection.best == "160"  # a tie keeps the cheaper size
     assert choice.photos_per_second == {96: 5.0, 128: 5.0, 160: 5.0}
@@ -78,8 +78,8 @@ def test_fine_tuning_starts_at_the_cut_with_batchnorm_frozen() -> None:
     from helpers.fine_tuning import cut_layer
 
     base = build_backbone("mobilenet_v2", size=SIZE, weights=None)
-    layers_above = len(base.layers) - 1 - [layer.name for layer in base.layers].index(photo_training.FINE_TUNING_CUT)
-    assert cut_layer(base, layers_above) == photo_training.FINE_TUNING_CUT and layers_above == 11
+    layers_above = len(base.layers) - 1 - [layer.name for layer in base.layers].index(photo_features.FINE_TUNING_CUT)
+    assert cut_layer(base, layers_above) == photo_features.FINE_TUNING_CUT and layers_above == 11
 
 
 def test_fine_tuning_moves_only_the_top_layers_and_keeps_batchnorm_statistics(split) -> None:
