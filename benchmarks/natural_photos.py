@@ -7,8 +7,9 @@ random weights) repeated with three.
 The lesson runs twice in a fresh COURSE_CACHE and KERAS_HOME (full profile): the first run
 computes everything, the second reads it back. Its times are recorded as
 ``photos_lesson_seconds_cold`` / ``_warm``, and the figures it recorded in the fresh cache are
-copied into this cache's results. The machine's load average is printed with every time: on a
-shared machine, times measured under load are not the lesson's.
+copied into this cache's results. The machine's load average and the CPU seconds used are printed
+with every time: on a shared machine the wall time measured under load is not the lesson's, while
+the CPU seconds barely depend on the load.
 """
 from __future__ import annotations
 
@@ -63,13 +64,18 @@ def lesson_times() -> None:
         for run in ("cold", "warm"):
             print(f"lesson {run} run starts ({load()})", flush=True)
             build = Path(scratch) / f"build-{run}"
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             subprocess.run([sys.executable, "-m", "helpers", "run", LESSON, "--build", str(build)], cwd=REPO,
                            env=env, check=False)
             (entry,) = json.loads((build / "run.json").read_text())
             if entry["status"] != "ok":
                 raise SystemExit(f"lesson {LESSON} failed in the {run} run: {entry['status']}")
             seconds[run] = entry["seconds"]
-            print(f"lesson {run}: {entry['seconds']:.1f} s ({load()})", flush=True)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+            print(f"lesson {run}: {entry['seconds']:.1f} s wall, {cpu:.0f} CPU seconds (runner and kernel; on a quiet "
+                  f"machine the wall time is about the CPU seconds divided by the cores TensorFlow keeps busy) "
+                  f"({load()})", flush=True)
         measured = json.loads((Path(scratch) / "cache" / "results.json").read_text())
     for name, entry in measured.items():
         interval = tuple(entry["interval"]) if entry.get("interval") else None
