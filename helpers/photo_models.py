@@ -28,6 +28,7 @@ from helpers.backbones import build_backbone, check_size, get_backbone
 from helpers.models import build_head
 
 CLASS_NAMES_SUFFIX = ".classes.json"
+BATCHNORM_MOMENTUM_FROM_SCRATCH = 0.9
 
 
 def preprocessing_layer(backbone: str = "mobilenet_v2") -> Any:
@@ -135,11 +136,18 @@ def build_photo_cnn(num_classes: int, size: int = 64, augmentation: Augmentation
 def build_random_mobilenet(num_classes: int, size: int = 64, augmentation: Augmentation = Augmentation(),
                            dropout: float = 0.2, seed: int = 0) -> Any:
     """MobileNetV2 from random weights (drawn with ``seed``), every layer trainable, BatchNorm in
-    training mode: the transfer model's architecture without its pretraining."""
+    training mode with moving averages quick enough for a small data set: the transfer model's
+    architecture without its pretraining."""
     import keras
 
     keras.utils.set_random_seed(seed)
     base = build_backbone("mobilenet_v2", size=size, weights=None, trainable=True)
+    for layer in base.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            # Keras builds MobileNetV2 with momentum 0.999, made for ImageNet's millions of steps: after the
+            # few hundred steps of a small data set the moving statistics that inference uses would still be
+            # the initial ones, and every prediction one class (measured: validation accuracy at chance).
+            layer.momentum = BATCHNORM_MOMENTUM_FROM_SCRATCH
     photos = keras.Input((None, None, 3), name="photo")
     x = keras.layers.Resizing(size, size, interpolation="bilinear", name="resize")(photos)
     x = augmentation_layers(augmentation, seed)(x)

@@ -125,3 +125,12 @@ def test_classify_names_what_is_missing_or_wrong(classifier, tmp_path: Path) -> 
         photo_models.load_classifier(path)
     with pytest.raises(FileNotFoundError, match="no saved model at"):
         photo_models.load_classifier(tmp_path / "none.keras")
+
+
+def test_the_random_mobilenet_moving_statistics_follow_a_small_data_set() -> None:
+    import keras
+
+    model = photo_models.build_random_mobilenet(3, size=32)
+    momenta = {layer.momentum for layer in model.get_layer("mobilenetv2_1.00_32").layers
+               if isinstance(layer, keras.layers.BatchNormalization)}
+    assert momenta == {photo_models.BATCHNORM_MOMENTUM_FROM_SCRATCH} == {0.9}
