@@ -37,7 +37,7 @@ def test_assets_verify_fails_naming_a_corrupt_file(tmp_path: Path) -> None:
     assert "fashion-mnist/t10k-labels-idx1-ubyte: CORRUPT" in done.stdout
     assert "t10k-labels-idx1-ubyte.gz" in done.stdout
     good = run_cli("assets", "verify", env={**env, "COURSE_ASSETS": os.environ["COURSE_ASSETS"]})
-    assert good.returncode == 0 and "all 20 assets verified" in good.stdout
+    assert good.returncode == 0 and "all 21 assets verified" in good.stdout
 
 
 def test_results_json_has_every_figure_with_target_and_direction(tmp_path: Path) -> None:

@@ -56,7 +56,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_course_has_its_lessons_in_order() -> None:
     assert LESSONS == sorted(LESSONS) and len(LESSONS) >= 5
     numbers = [int(name[:2]) for name in LESSONS]
-    assert numbers == sorted(set(numbers)) and numbers[0] == 1
+    assert numbers == list(range(1, len(LESSONS) + 1)), numbers  # numbered 01, 02, ... with no gap
     assert sorted(p.name for p in (REPO / "lessons").iterdir() if p.is_dir()) == LESSONS
     assert sorted(p.parent.name for p in (REPO / "solutions").glob("*/*.ipynb") if p.stem == p.parent.name) == LESSONS
 

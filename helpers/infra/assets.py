@@ -403,3 +403,165 @@ def problems(report: dict[str, list[Copy]]) -> list[str]:
         if not any(c.state == "ok" for c in copies):
             lines.append(f"{name}: MISSING locally ({_how_to_provide(ASSETS[name])})")
     return lines
+
+
+# --- folder assets: a folder of class subfolders with a manifest (the flower photos) -------
+#
+# A folder asset is found in the same order as a file: the writable cache (where a download is
+# unpacked), the mirror, then the download itself. Its ``MANIFEST.sha256`` lists every photo's
+# SHA-256; a photo that is missing, unlisted or fails its checksum is reported and not used,
+# while the others are. The mirror's manifest is itself pinned by its hash; the archive has no
+# published checksum, so after the first download a manifest of what it unpacked is written
+# (trusted once, like downloaded weights) and later runs are checked against it.
+
+MANIFEST_NAME = "MANIFEST.sha256"
+
+
+@dataclass(frozen=True)
+class FolderAsset:
+    """A folder of class subfolders (one per class), verified photo by photo."""
+
+    name: str  # "flower_photos"
+    mirror_path: str  # the folder inside a COURSE_ASSETS mirror
+    manifest_sha256: str  # of the mirror's MANIFEST.sha256
+    url: str  # the archive, downloaded and unpacked with keras.utils.get_file(..., extract=True)
+    archive_folder: str  # the folder the archive unpacks to
+
+    def cache_folder(self) -> Path:
+        """Where ``keras.utils.get_file`` unpacks the archive inside the course cache."""
+        return cache_dir() / "datasets" / self.name / self.archive_folder
+
+
+FOLDER_ASSETS: dict[str, FolderAsset] = {
+    "flower_photos": FolderAsset(
+        "flower_photos", "datasets/flower_photos",
+        "c8bca72e833631450ef54f7e147ebf548e101b5ff5cd7f0513c92f749d384ec1",
+        "https://storage.googleapis.com/download.tensorflow.org/example_images/flower_photos.tgz",
+        "flower_photos",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class VerifiedFolder:
+    """A folder asset's copy that can be used, and the files in it that must not be."""
+
+    name: str
+    source: str  # "cache", "mirror" or "download"
+    path: Path
+    verified: int  # photos whose SHA-256 matches the manifest
+    rejected: dict[str, str]  # path relative to the folder ("daisy/1.jpg") -> why it is not used
+
+    def __str__(self) -> str:
+        bad = f", {len(self.rejected)} rejected" if self.rejected else ""
+        return f"{self.source}: {self.path} ({self.verified:,} photos verified by SHA-256{bad})"
+
+
+def read_manifest(path: Path) -> dict[str, str]:
+    """``sha256sum`` lines ("<hex>  ./daisy/1.jpg") as {relative path: hex digest}."""
+    entries = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        digest, _, name = line.partition("  ")
+        if len(digest) != 64 or not name:
+            raise AssetCorruptError(f"{path}, line {number}: expected '<sha256>  <path>', got {line[:80]!r}")
+        entries[name.removeprefix("./")] = digest
+    return entries
+
+
+def write_manifest(folder: Path) -> None:
+    """Write the folder's manifest: the SHA-256 of every file inside its class subfolders."""
+    lines = [f"{payload_sha256(path, gzipped=False)}  ./{path.relative_to(folder).as_posix()}"
+             for path in _files_in_class_folders(folder)]
+    text = "\n".join(lines) + "\n"
+    write_atomically(folder / MANIFEST_NAME, lambda file: file.write(text.encode()))
+
+
+def _files_in_class_folders(folder: Path) -> list[Path]:
+    return sorted(path for path in folder.glob("*/**/*") if path.is_file() and not path.name.startswith("."))
+
+
+def verify_folder(asset: FolderAsset, source: str, folder: Path) -> VerifiedFolder:
+    """Check every photo of ``folder`` against its manifest (AssetCorruptError when the manifest
+    itself is missing or, for the mirror, not the pinned one)."""
+    manifest_path = folder / MANIFEST_NAME
+    if not manifest_path.is_file():
+        raise AssetCorruptError(f"{folder} holds no {MANIFEST_NAME}, so its photos cannot be verified")
+    if source == "mirror" and payload_sha256(manifest_path, gzipped=False) != asset.manifest_sha256:
+        raise AssetCorruptError(f"{manifest_path} is not the manifest the course expects "
+                                f"(sha256 {payload_sha256(manifest_path, gzipped=False)[:16]}..., "
+                                f"expected {asset.manifest_sha256[:16]}...)")
+    expected = read_manifest(manifest_path)
+    on_disk = {path.relative_to(folder).as_posix(): path for path in _files_in_class_folders(folder)}
+    rejected = {name: "listed in the manifest but missing" for name in expected if name not in on_disk}
+    verified = 0
+    for name, path in on_disk.items():
+        if name not in expected:
+            rejected[name] = f"not listed in {MANIFEST_NAME}"
+        elif _current_hash(path) != expected[name]:
+            rejected[name] = f"fails its SHA-256 check (sha256 {_current_hash(path)[:16]}..., " \
+                             f"expected {expected[name][:16]}...)"
+        else:
+            verified += 1
+    return VerifiedFolder(asset.name, source, folder, verified, rejected)
+
+
+def folder_candidates(asset: FolderAsset) -> list[tuple[str, Path]]:
+    """The local places to look for a folder asset, in priority order."""
+    places = [("cache", asset.cache_folder())]
+    mirror = mirror_dir()
+    if mirror is not None:
+        places.append(("mirror", mirror / asset.mirror_path))
+    return places
+
+
+def inspect_folder(asset: FolderAsset) -> tuple[VerifiedFolder | None, list[str]]:
+    """The first usable local copy (or None) and a line for each place looked at."""
+    looked = []
+    for source, folder in folder_candidates(asset):
+        if not folder.is_dir():
+            looked.append(f"{source} {folder}: absent")
+            continue
+        try:
+            return verify_folder(asset, source, folder), looked
+        except AssetCorruptError as error:
+            looked.append(f"{source} {folder}: {error}")
+    return None, looked
+
+
+def _download_folder(asset: FolderAsset) -> Path:
+    import keras
+
+    # extract=True is the current name of get_file's untar=True: it unpacks the .tgz. get_file falls back
+    # to /tmp/.keras when the folder it is given does not exist yet, so create it first.
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    unpacked = keras.utils.get_file(asset.name, origin=asset.url, extract=True,
+                                    cache_dir=str(cache_dir()), cache_subdir="datasets")
+    folder = Path(unpacked) / asset.archive_folder
+    if not folder.is_dir():
+        raise AssetCorruptError(f"{asset.url} unpacked to {unpacked} without the folder {asset.archive_folder}/")
+    write_manifest(folder)  # trusted on first download: later runs are checked against it
+    return folder
+
+
+def fetch_folder(name: str, download: bool = True) -> VerifiedFolder:
+    """A verified copy of folder asset ``name``: cache, then mirror, then the download."""
+    try:
+        asset = FOLDER_ASSETS[name]
+    except KeyError:
+        raise ValueError(f"unknown folder asset {name!r}; expected one of: {', '.join(FOLDER_ASSETS)}") from None
+    found, looked = inspect_folder(asset)
+    if found is not None:
+        return found
+    failure = "download not attempted"
+    if download:
+        try:
+            return verify_folder(asset, "download", _download_folder(asset))
+        except Exception as error:  # noqa: BLE001 - Keras raises a bare Exception when the fetch fails
+            failure = f"download from {asset.url} failed: {error}"
+    raise AssetMissingError(
+        f"No usable copy of the {name} folder. Looked at: {'; '.join(looked)}; {failure}. To provide it: connect "
+        f"to the internet (it is downloaded from {asset.url}), or set COURSE_ASSETS to a mirror holding "
+        f"{asset.mirror_path}/ with its {MANIFEST_NAME}."
+    )

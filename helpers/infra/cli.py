@@ -24,6 +24,23 @@ def _asset_lines() -> tuple[list[str], list[str]]:
     return lines, assets.problems(report)
 
 
+def _folder_asset_lines() -> tuple[list[str], list[str]]:
+    """One line per folder asset (the flower photos: where they come from, how many verified) and problems."""
+    from helpers.infra import assets
+
+    lines, problems = [], []
+    for name, asset in assets.FOLDER_ASSETS.items():
+        found, looked = assets.inspect_folder(asset)
+        if found is None:
+            lines.append(f"  {name:38s} not local; would download {asset.url}")
+            problems.append(f"{name}: MISSING locally ({'; '.join(looked)}); "
+                            "set COURSE_ASSETS or connect to the internet to download it")
+            continue
+        lines.append(f"  {name:38s} {found}")
+        problems += [f"{name}: {path}: {reason} (not used)" for path, reason in sorted(found.rejected.items())]
+    return lines, problems
+
+
 def doctor(_: argparse.Namespace) -> int:
     """Versions, hardware, configuration and asset sources; 0 only if the course can run."""
     from helpers.infra import assets
@@ -50,6 +67,8 @@ def doctor(_: argparse.Namespace) -> int:
         print(f"PROBLEM: the cache {assets.cache_dir()} is not writable; set COURSE_CACHE")
         return 1
     lines, problems = _asset_lines()
+    folder_lines, folder_problems = _folder_asset_lines()
+    lines, problems = lines + folder_lines, problems + folder_problems
     print("Assets (first good copy, in the order cache, mirror, system, download):")
     print("\n".join(lines))
     if problems:
@@ -77,8 +96,16 @@ def assets_command(args: argparse.Namespace) -> int:
             except assets.AssetError as error:
                 failed += 1
                 print(f"FAILED   {name}: {error}")
+        for name in assets.FOLDER_ASSETS:
+            try:
+                print(f"ok       {name}: {assets.fetch_folder(name)}")
+            except assets.AssetError as error:
+                failed += 1
+                print(f"FAILED   {name}: {error}")
         return 1 if failed else 0
     lines, problems = _asset_lines()
+    folder_lines, folder_problems = _folder_asset_lines()
+    lines, problems = lines + folder_lines, problems + folder_problems
     print("\n".join(lines))
     if problems:
         print(f"{len(problems)} problem(s):\n  " + "\n  ".join(problems))
@@ -171,6 +198,43 @@ def cache_command(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- photo classifiers (lesson 07): classify a photo, train on a folder of class subfolders
+
+
+def default_model_path() -> Path:
+    """Where lesson 07 saves its best flower classifier, and where ``classify`` looks by default."""
+    from helpers.infra import assets
+
+    return assets.cache_dir() / "models" / "flowers.keras"
+
+
+def classify_command(args: argparse.Namespace) -> int:
+    from helpers.photo_models import classify_photos
+
+    try:
+        classify_photos(args.photos, args.model or default_model_path(), top=args.top)
+    except (FileNotFoundError, ValueError) as error:
+        print(error, file=sys.stderr)
+        return 2
+    return 0
+
+
+def train_folder_command(args: argparse.Namespace) -> int:
+    from helpers.photo_training import train_on_folder
+    from helpers.photos import PhotoFolderError
+
+    try:
+        trained = train_on_folder(args.folder, args.out, size=args.size, seed=args.seed)
+    except (PhotoFolderError, ValueError) as error:
+        print(error, file=sys.stderr)
+        return 2
+    print(f"{len(trained.class_names)} classes ({', '.join(trained.class_names)}); {trained.split}")
+    print(f"validation accuracy {trained.validation}, test accuracy {trained.test} (95% intervals)")
+    print(f"saved {trained.model_path}; classify a photo with:\n"
+          f"  python -m helpers classify PHOTO --model {trained.model_path}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="python -m helpers", description="Transfer-learning course tools")
     commands = main.add_subparsers(dest="command", required=True)
@@ -200,6 +264,17 @@ def parser() -> argparse.ArgumentParser:
     results_parser = commands.add_parser("results", help="measured figures next to their targets")
     results_parser.add_argument("--json", action="store_true", help="one JSON object keyed by figure name")
     results_parser.set_defaults(func=results_command)
+    classify = commands.add_parser("classify", help="top-3 classes of a photo, from a saved photo classifier")
+    classify.add_argument("photos", nargs="+", metavar="PHOTO", help="photo files (JPEG, PNG, BMP or GIF), any size")
+    classify.add_argument("--model", help="a .keras classifier (default: lesson 07's, in the course cache)")
+    classify.add_argument("--top", type=int, default=3, help="how many classes to print (default 3)")
+    classify.set_defaults(func=classify_command)
+    train_folder = commands.add_parser("train-folder", help="train a photo classifier on a folder of class subfolders")
+    train_folder.add_argument("folder", help="a folder holding one subfolder of photos per class")
+    train_folder.add_argument("--out", required=True, help="the .keras file to write")
+    train_folder.add_argument("--size", type=int, default=160, help="the model's input size in pixels (default 160)")
+    train_folder.add_argument("--seed", type=int, default=0)
+    train_folder.set_defaults(func=train_folder_command)
     return main
 
 

@@ -27,6 +27,7 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson("04_scratch_baseline", "A baseline from scratch"),
     Lesson("05_fine_tuning", "Fine-tuning"),
     Lesson("06_exercises", "Graded exercises"),
+    Lesson("07_natural_photos", "Natural photos: where transfer wins"),
     Lesson("08_limits_of_transfer", "The limits of transfer"),
     Lesson("09_common_practical", "The common practical, run as written"),
     Lesson("10_viva_review", "Explain the practical in a viva"),

@@ -51,6 +51,16 @@ FIGURES: dict[str, Figure] = {
     # lesson 05
     "fashion_finetuned_accuracy": Figure("Fashion-MNIST, fine-tuned, test accuracy", 0.90),
     "mnist_finetuned_accuracy": Figure("MNIST, fine-tuned, test accuracy", 0.985),
+    # lesson 07 (flower photos; test accuracy is the mean over seeds, the interval the widest of the seeds' 95%)
+    "photos_frozen_100_accuracy": Figure("Flowers, frozen MobileNetV2 + head, 100 training photos per class", 0.85),
+    "photos_frozen_all_accuracy": Figure("Flowers, frozen MobileNetV2 + head, every training photo"),
+    "photos_finetuned_accuracy": Figure("Flowers, top layers fine-tuned, every training photo", 0.90),
+    "photos_transfer_minus_scratch_points": Figure(
+        "Flowers, frozen transfer minus CNN from scratch, 50 photos per class", 20.0, unit=" points"),
+    "photos_scratch_accuracy": Figure("Flowers, CNN from scratch with augmentation, 50 photos per class"),
+    "photos_random_mobilenet_accuracy": Figure("Flowers, MobileNetV2 from random weights, 50 photos per class"),
+    "photos_lesson_seconds_cold": Figure("lesson 07 executed, cold cache", 240.0, "lower", unit="s"),
+    "photos_lesson_seconds_warm": Figure("lesson 07 executed, warm cache", 20.0, "lower", unit="s"),
     # lesson 08
     # (mean of the seeds, interval over the test images; the sizes are in the settings: 500 and 2,000 images)
     "limits_finetuned_small_accuracy": Figure(
