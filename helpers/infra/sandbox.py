@@ -115,10 +115,12 @@ class Limits:
 
     @property
     def address_space_bytes(self) -> int:
-        """RLIMIT_AS of the kernel: TensorFlow reserves about 2.5 times the memory it touches
-        (measured: 2.6 GB of address space for 1 GB resident), so three times the memory limit
-        leaves it room while a single huge allocation still fails at once with MemoryError."""
-        return 3 * self.memory_bytes
+        """RLIMIT_AS of the kernel. TensorFlow reserves about 2.5 times the memory it touches
+        (measured: 2.6 GB of address space for 1 GB resident), and any kernel reserves some
+        fixed space (thread stacks, libraries), so three times the memory limit plus 2 GiB
+        leaves room, while a single huge allocation still fails at once with MemoryError. The
+        memory limit itself is enforced on resident memory, by the watchdog."""
+        return 3 * self.memory_bytes + 2 * GIB
 
     @property
     def cpu_backstop_seconds(self) -> int:

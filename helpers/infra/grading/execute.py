@@ -23,6 +23,7 @@ preprocessors, so every autograde of the course goes through it. On top of nbgra
 from __future__ import annotations
 
 import json
+import time
 
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
@@ -36,7 +37,7 @@ from helpers.infra.grading.statuses import ENAMES, NOT_RUN
 SAFE_MIME_TYPES = ("text/plain", "image/png", "image/jpeg")
 ERROR_TEXT_LIMIT = 2000  # characters kept of one error's value and of its traceback
 FLOOD_BYTES = 1_000_000  # output dropped in one cell before it is interrupted
-FLOOD_KILL_FACTOR = 10  # ... and stopped when it drops this many output limits more
+FLOOD_GRACE_SECONDS = 10  # output still arriving this long after the interrupt: the kernel is stopped
 
 
 class GradingExecute(Execute):
@@ -54,7 +55,7 @@ class GradingExecute(Execute):
         self.stopped: tuple[str, str] | None = None  # (status, detail) once the kernel has stopped
         self.output_bytes = 0
         self.cell_dropped = 0
-        self.cell_flooded = False
+        self.cell_flooded_at: float | None = None  # when a flooding cell was interrupted
 
     def preprocess(self, nb, resources=None, km=None):
         if self.sandbox:
@@ -74,7 +75,7 @@ class GradingExecute(Execute):
             status, _ = self.stopped
             cell.outputs = [_error(NOT_RUN, f"not run: the kernel had stopped earlier ({status})")]
             return cell, resources
-        self.cell_dropped, self.cell_flooded = 0, False
+        self.cell_dropped, self.cell_flooded_at = 0, None
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
@@ -85,7 +86,7 @@ class GradingExecute(Execute):
         if self.stopped is not None:
             status, detail = self.stopped
             cell.outputs.append(_error(ENAMES[status], f"{status}: {detail}" if detail else status))
-        elif self.cell_flooded:
+        elif self.cell_flooded_at is not None:
             cell.outputs.append(_error(ENAMES[sandbox.OUTPUT_LIMIT],
                                        f"more than {self.limits.output_bytes / 1e6:g} MB of output: interrupted"))
         return cell, resources
@@ -135,10 +136,10 @@ class GradingExecute(Execute):
                 f"\n[output limit: this notebook printed more than {self.limits.output_bytes / 1e6:g} MB; "
                 "further output is not kept]\n")))
         self.cell_dropped += size
-        if self.cell_dropped > FLOOD_BYTES and not self.cell_flooded:
-            self.cell_flooded = True
+        if self.cell_dropped > FLOOD_BYTES and self.cell_flooded_at is None:
+            self.cell_flooded_at = time.monotonic()
             self.km.interrupt_now()
-        if self.cell_dropped > FLOOD_KILL_FACTOR * self.limits.output_bytes:
+        elif self.cell_flooded_at is not None and time.monotonic() - self.cell_flooded_at > FLOOD_GRACE_SECONDS:
             self.km.stop(sandbox.OUTPUT_LIMIT, "kept printing after it was interrupted")
 
     def _update_display_id(self, display_id, msg):
