@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup test course results release
+.PHONY: setup test course results release grader-setup
 setup:            ## create .venv with the pinned environment and the helpers package
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -22,3 +22,7 @@ results:          ## measured figures next to their targets
 
 release:          ## regenerate lessons/ from solutions/ with nbgrader
 	$(PY) -m helpers release
+
+grader-setup:     ## instructors (as root, Debian/Ubuntu): bubblewrap, which sandboxes every autograded notebook
+	apt-get update -qq && apt-get install -y -qq bubblewrap
+	$(PY) -m helpers.infra.sandbox

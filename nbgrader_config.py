@@ -48,7 +48,11 @@ c.GradingExecute.sandbox = not sandbox.unsafe_requested()
 c.Execute.timeout = sandbox.Limits.from_environment().cell_timeout
 c.Execute.interrupt_on_timeout = True
 # HTML a submission wrote (Markdown cells, outputs) would run in the instructor's browser in
-# formgrader: SanitizeHTML above escapes it in the autograded notebook, and feedback sanitizes too.
+# formgrader: SanitizeHTML above escapes it in the autograded notebook (keeping the harmless
+# tags the lessons' prose uses), and feedback sanitizes too.
+c.SanitizeHTML.tags = ["a", "abbr", "b", "blockquote", "br", "code", "div", "em", "h1", "h2", "h3", "h4", "hr", "i",
+                       "li", "ol", "p", "pre", "span", "strong", "sub", "sup", "table", "tbody", "td", "th", "thead",
+                       "tr", "ul"]
 c.HTMLExporter.sanitize_html = True
 c.Execute.kernel_name = "python3"
 

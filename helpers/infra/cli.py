@@ -56,6 +56,11 @@ def doctor(_: argparse.Namespace) -> int:
         print("PROBLEMS:\n  " + "\n  ".join(problems))
         print("Fix: connect to the internet and run `python -m helpers assets fetch`, or set COURSE_ASSETS.")
         return 1
+    from helpers.infra import sandbox
+
+    problem = sandbox.sandbox_problem()
+    print(f"Grading sandbox: {'ready (bubblewrap)' if problem is None else 'not available (' + problem + ')'}; "
+          "only instructors who grade need it")
     print("OK: the course can run.")
     return 0
 

@@ -556,3 +556,17 @@ def _start_time(pid: int) -> float:
         return psutil.Process(pid).create_time()
     except psutil.Error:
         return float("inf")
+
+
+def main() -> int:
+    """``python -m helpers.infra.sandbox``: say whether grading can be sandboxed here (exit 0) or why not (1)."""
+    problem = sandbox_problem()
+    limits = Limits.from_environment()
+    print(f"grading sandbox: {'ready (bubblewrap)' if problem is None else 'NOT AVAILABLE: ' + problem}")
+    print(f"limits per kernel: {limits.memory_bytes / GIB:g} GiB memory, {limits.cpu_seconds} s CPU, "
+          f"{limits.output_bytes / MB:g} MB output, {limits.cell_timeout} s per cell, {limits.disk_bytes / GIB:g} GiB disk")
+    return 0 if problem is None else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
