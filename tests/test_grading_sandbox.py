@@ -108,7 +108,10 @@ def graded(course, instructor_cache, tmp_path_factory):
     }
     folder = tmp_path_factory.mktemp("hostile")
     for student, answers in students.items():
-        write(folder, f"{student}/{LESSON}.ipynb", lesson.submission(lesson.tasks, replace=answers))
+        notebook = lesson.submission(lesson.tasks, replace=answers)
+        if student == "escaper":  # script for the instructor's browser, in a Markdown cell formgrader will render
+            notebook.cells.append(nbformat.v4.new_markdown_cell(f"<script>fetch('/api/{MARKER}')</script>"))
+        write(folder, f"{student}/{LESSON}.ipynb", notebook)
     protected = (course / "solutions", course / "lessons", REPO / "helpers", instructor_cache)
     before = tree_digest(*protected) + hashlib.sha256((course / "nbgrader_config.py").read_bytes()).hexdigest()
     changes = {**LIMITS, **SMALL_EXPERIMENT, "COURSE_CACHE": str(instructor_cache)}
@@ -156,8 +159,10 @@ def test_the_sandbox_kept_the_course_the_home_and_the_cache_unchanged(graded, co
     assert before == after
     assert not list(REPO.glob(f"**/escape_{MARKER}*")) and not (Path.home() / f"escape_{MARKER}.txt").exists()
     assert not Path(f"/tmp/escape_{MARKER}.txt").exists() and not list(course.glob(f"**/escape_{MARKER}*"))
-    outputs = text(autograded(course, "escaper"))
+    escaper = autograded(course, "escaper")
+    outputs = text(escaper)
     assert "ESCAPED" not in outputs
+    assert f"&lt;script&gt;fetch('/api/{MARKER}')" in escaper.cells[-1].source and "<script>" not in str(escaper)
     assert outputs.count("refused") == 6 and outputs.count("hidden") == 2 and "no network" in outputs
     assert (row(graded, "escaper").score, row(graded, "escaper").status) == (5, "ok")
 
