@@ -202,3 +202,9 @@ def test_a_silenced_traceback_still_fails_its_cell():
 def test_without_the_sandbox_the_limits_still_hold():
     cells, execute = run(["import os\nprint(1)", "os._exit(0)", "print(2)"], sandboxed=False)
     assert execute.stopped == ("kernel died", "exit code 0") and scores(cells) == [1, 0, 0]
+
+
+def test_a_kernel_that_cannot_start_says_what_it_wrote(monkeypatch):
+    monkeypatch.setattr(sandbox, "limited_command", lambda command, limits: [sys.executable, "-c", "import no_such_module"])
+    with pytest.raises(RuntimeError, match="the kernel wrote: .*No module named 'no_such_module'"):
+        run(["print(1)"])

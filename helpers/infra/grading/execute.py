@@ -53,6 +53,7 @@ class GradingExecute(Execute):
 
     def _reset(self) -> None:
         self.stopped: tuple[str, str] | None = None  # (status, detail) once the kernel has stopped
+        self.started_manager = None
         self.output_bytes = 0
         self.cell_dropped = 0
         self.cell_flooded_at: float | None = None  # when a flooding cell was interrupted
@@ -64,7 +65,15 @@ class GradingExecute(Execute):
                 raise RuntimeError(sandbox.refusal(problem))
         self.kernel_manager_class = sandbox.SandboxKernelManager if self.sandbox else sandbox.LimitedKernelManager
         self._reset()
-        return super().preprocess(nb, resources, km)
+        try:
+            return super().preprocess(nb, resources, km)
+        except RuntimeError as error:  # the kernel did not start: say what it wrote before it died
+            written = getattr(self.started_manager, "last_stderr", "").strip().splitlines()
+            raise RuntimeError(f"{error}; the kernel wrote: {written[-1]}" if written else str(error)) from error
+
+    def create_kernel_manager(self):
+        self.started_manager = super().create_kernel_manager()
+        return self.started_manager
 
     # ---------------------------------------------------------------- one cell at a time
 
