@@ -152,6 +152,7 @@ def test_talking_round_the_hidden_tests_and_typing_a_number_earn_nothing(graded)
 def test_a_forbidden_call_fails_even_with_tracebacks_silenced(graded):
     silent = row(graded, "silent")
     assert (silent.score, silent.status) == (2, "ok") and "01_preprocess_test" in silent.message
+    assert "review by hand: 01_preprocess uses get_ipython, showtraceback" in silent.message
 
 
 def test_the_sandbox_kept_the_course_the_home_and_the_cache_unchanged(graded, course, instructor_cache):

@@ -9,6 +9,7 @@ manual grades are kept.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,12 @@ from nbgrader.apps import NbGraderAPI
 from helpers.infra.grading.course import GRADEBOOK
 
 TAMPER_LEDGER = "tamper_zeroed"  # gradebook/tamper_zeroed/<lesson>/<student>.json
+# Names that let code change how the hidden tests run in its own process (which no in-process
+# check can stop: README, threat model); no answer of this course needs them.
+INTERPRETER_HOOKS = re.compile(
+    r"\b(get_ipython|sys\.modules|__code__|__builtins__|builtins|ctypes|gc\.|settrace|setprofile|_getframe|"
+    r"currentframe|f_locals|f_globals|showtraceback|displayhook|excepthook|ast_transformers|input_transformers|"
+    r"events\.register|importlib)\b")
 
 
 @dataclass(frozen=True)
@@ -113,3 +120,17 @@ def _find_grade(gradebook: Gradebook, grade_id: str, lesson: str, student: str):
         return gradebook.find_grade(grade_id, lesson, lesson, student)
     except MissingEntry:
         return None
+
+
+def interpreter_hooks(submitted: NotebookNode, released: NotebookNode) -> dict[str, list[str]]:
+    """Cell -> the interpreter hooks its student code names (answer cells and cells the student added),
+    so that the instructor can look at code that may have changed how the tests ran."""
+    given = {cell.source for cell in released.cells}
+    found = {}
+    for index, cell in enumerate(submitted.cells):
+        nbgrader = cell.metadata.get("nbgrader", {})
+        students = cell.cell_type == "code" and (nbgrader.get("solution") or cell.source not in given)
+        hooks = sorted(set(INTERPRETER_HOOKS.findall(cell.source))) if students else []
+        if hooks:
+            found[nbgrader.get("grade_id", f"cell {index}")] = hooks
+    return found

@@ -20,7 +20,7 @@ from helpers.infra.grading import statuses
 from helpers.infra.grading.course import GRADEBOOK, RELEASE, course_root, last_error, lesson_names, nbgrader_api
 from helpers.infra.grading.rows import GradeRow, GradingReport, summarize, write_csv
 from helpers.infra.grading.submissions import Found, Submission, find_submissions, read_submission
-from helpers.infra.grading.tampering import find_tampering, forget_tamper_zeros, zero_tampered
+from helpers.infra.grading.tampering import find_tampering, forget_tamper_zeros, interpreter_hooks, zero_tampered
 
 
 class SandboxUnavailable(RuntimeError):
@@ -160,6 +160,8 @@ def _grade_one(api: NbGraderAPI, root: Path, submission: Submission, released: N
     notes += [f"not run (the kernel had stopped): {', '.join(not_run)}"] if not_run else []
     notes += [f"failed: {', '.join(failed)}"] if failed else []
     notes += [f"to grade by hand in formgrader: {', '.join(by_hand)}"] if by_hand else []
+    notes += [f"review by hand: {cell} uses {', '.join(hooks)} (code that can change how tests run)"
+              for cell, hooks in interpreter_hooks(notebook, released).items()]
     notes += [] if feedback.get("success") else [f"feedback failed: {last_error(feedback)}"]
     status = statuses.worst(set(events) | ({statuses.TAMPERED} if tampered else set()))
     return GradeRow(student, lesson, score, maximum, status, "; ".join(notes),
