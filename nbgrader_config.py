@@ -50,6 +50,7 @@ c.Execute.interrupt_on_timeout = True
 # HTML a submission wrote (Markdown cells, outputs) would run in the instructor's browser in
 # formgrader: SanitizeHTML above escapes it in the autograded notebook (keeping the harmless
 # tags the lessons' prose uses), and feedback sanitizes too.
+c.SanitizeHTML.enabled = True  # nbconvert's preprocessors are off unless enabled
 c.SanitizeHTML.tags = ["a", "abbr", "b", "blockquote", "br", "code", "div", "em", "h1", "h2", "h3", "h4", "hr", "i",
                        "li", "ol", "p", "pre", "span", "strong", "sub", "sup", "table", "tbody", "td", "th", "thead",
                        "tr", "ul"]

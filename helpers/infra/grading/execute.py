@@ -126,10 +126,13 @@ class GradingExecute(Execute):
 
     def output(self, outs, msg, display_id, cell_index):
         content = msg.get("content", {})
-        if msg.get("msg_type") == "error":
+        if msg.get("msg_type") == "error":  # errors decide scores: kept, shortened, unless they flood too
             content["evalue"] = _short(str(content.get("evalue", "")))
             content["traceback"] = [_tail("\n".join(map(str, content.get("traceback", []))))]
-            return super().output(outs, msg, display_id, cell_index)  # errors decide scores: always kept
+            self.output_bytes += len(content["evalue"]) + len(content["traceback"][0])
+            if self.output_bytes > 2 * self.limits.output_bytes:
+                return None  # nbgrader still adds the error of the cell's reply (on_cell_executed)
+            return super().output(outs, msg, display_id, cell_index)
         _keep_safe_data(content)
         size = _size(content)
         if self.output_bytes + size > self.limits.output_bytes:
