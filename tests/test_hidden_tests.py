@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from hidden import constants, run_hidden, run_solution
+from hidden import REPO, constants, run_hidden, run_solution
 
 from helpers import models, viva
 from helpers.backbones import build_backbone, get_backbone
@@ -506,3 +506,14 @@ def test_10_quiz_hidden_tests_fail_an_answer_list_that_claims_to_be_right():
             return True
 
     fails(L10, "10_quiz_pass_test", {"answers": Claims([Anything()] * 10)})
+
+
+def test_10_the_key_is_nowhere_in_the_students_copy():
+    key = quiz_key()
+    letters = [letter for _, letter in key]
+    leaks = [repr(letters), repr(letters).replace("'", '"'), repr(letters).replace("'", '\\"'), "QUIZ_KEY",
+             repr(key[0]), repr(key[0]).replace("'", '"')]
+    students_copy = [*REPO.glob("lessons/**/*.ipynb"), *REPO.glob("helpers/**/*.py"), *REPO.glob("helpers/**/*.json")]
+    assert len(students_copy) > 20
+    found = [(path.name, leak) for path in students_copy for leak in leaks if leak in path.read_text(encoding="utf-8")]
+    assert not found, found
