@@ -345,6 +345,8 @@ class LimitedKernelManager(AsyncKernelManager):
         self.limits = Limits.from_environment()
         self.stop_reason: str | None = None
         self.stop_detail = ""
+        self.peak_memory_bytes = 0.0  # the most the watchdog saw the kernel use (benchmarks read them)
+        self.cpu_seconds_used = 0.0
         self._watchdog: threading.Thread | None = None
         self._watching = threading.Event()
 
@@ -401,6 +403,7 @@ class LimitedKernelManager(AsyncKernelManager):
                     cpu += times.user + times.system
                 except psutil.Error:
                     continue
+            self.peak_memory_bytes, self.cpu_seconds_used = max(self.peak_memory_bytes, memory), cpu
             if memory > self.limits.memory_bytes:
                 self.stop(MEMORY_LIMIT, f"{memory / GIB:.1f} GiB resident, limit {self.limits.memory_bytes / GIB:g} GiB")
             elif cpu > self.limits.cpu_seconds:
