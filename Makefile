@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup test test-fast course results release hub
+.PHONY: setup test test-fast course results release hub grader-setup
 setup:            ## create .venv with the pinned environment and the helpers package
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -28,3 +28,7 @@ release:          ## regenerate lessons/ from solutions/ with nbgrader
 
 hub:              ## a class on this machine: JupyterHub + nbgrader's exchange, as root (README: Teaching a class on JupyterHub)
 	$(PY) -m helpers hub
+
+grader-setup:     ## instructors (as root, Debian/Ubuntu): bubblewrap, which sandboxes every autograded notebook
+	apt-get update -qq && apt-get install -y -qq bubblewrap
+	$(PY) -m helpers.infra.sandbox

@@ -22,11 +22,39 @@ c.CourseDirectory.db_url = "sqlite:///" + os.path.join(_gradebook, "gradebook.db
 # environment running nbgrader (e.g. .venv/bin, not activated) visible to it.
 os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
 
+# Student code is untrusted: every autograde (python -m helpers grade, nbgrader autograde,
+# formgrader's button) runs each notebook's kernel in the sandbox, with the limits of
+# helpers.infra.sandbox.Limits (memory, CPU time, output, wall time per cell; environment
+# variables in the README). Without a sandbox it refuses, unless COURSE_GRADING_UNSAFE=1.
+from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
+from nbconvert.preprocessors.sanitize import SanitizeHTML  # noqa: E402
+from nbgrader.preprocessors import (  # noqa: E402
+    AssignLatePenalties,
+    CheckCellMetadata,
+    IgnorePattern,
+    LimitOutput,
+    SaveAutoGrades,
+)
+
+from helpers.infra import sandbox  # noqa: E402
+from helpers.infra.grading.execute import GradingExecute  # noqa: E402
+
+c.Autograde.autograde_preprocessors = [GradingExecute, SanitizeHTML, IgnorePattern, ClearMetadataPreprocessor,
+                                       LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+c.GradingExecute.sandbox = not sandbox.unsafe_requested()
 # nbgrader's default of 30 s per cell kills training cells. Graded runs use each
 # lesson's quick profile (nbgrader sets NBGRADER_EXECUTION), whose slowest cell
-# takes well under this; an answer that loops forever is stopped here.
-c.Execute.timeout = int(os.environ.get("COURSE_CELL_TIMEOUT", "300"))
+# takes well under the default; an answer that loops forever is stopped here.
+c.Execute.timeout = sandbox.Limits.from_environment().cell_timeout
 c.Execute.interrupt_on_timeout = True
+# HTML a submission wrote (Markdown cells, outputs) would run in the instructor's browser in
+# formgrader: SanitizeHTML above escapes it in the autograded notebook (keeping the harmless
+# tags the lessons' prose uses), and feedback sanitizes too.
+c.SanitizeHTML.enabled = True  # nbconvert's preprocessors are off unless enabled
+c.SanitizeHTML.tags = ["a", "abbr", "b", "blockquote", "br", "code", "div", "em", "h1", "h2", "h3", "h4", "hr", "i",
+                       "li", "ol", "p", "pre", "span", "strong", "sub", "sup", "table", "tbody", "td", "th", "thead",
+                       "tr", "ul"]
+c.HTMLExporter.sanitize_html = True
 c.Execute.kernel_name = "python3"
 
 # Student notebooks keep the code stub nbgrader inserts in place of solutions.

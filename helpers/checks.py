@@ -4,8 +4,10 @@ Each check prints ``OK: <name>`` when it passes. When it fails it raises an
 AssertionError that says what was checked, what came (type, shape, value) and a
 hint, but not the expected answer unless the author passes ``reveal=True``.
 
-``hint`` may be the text itself or a key of ``HINTS`` (a grade_id such as
-``"06_pooled_shape"``); students can also call ``hint("06_pooled_shape")``.
+``hint`` may be the text itself, a key of ``HINTS`` (``"frozen_base"``), or the grade_id of a
+graded exercise with levelled hints in ``helpers.exercise_hints`` (``"06_resnet_swap"``): a
+failed check then shows its first level and says how to ask for more. A hint that looks like
+a key (one word, no spaces) must be one of these; tests/test_checks.py checks every notebook.
 """
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 import numpy as np
+
+from helpers.exercise_hints import HINTS as EXERCISE_HINTS
 
 HINTS: dict[str, str] = {
     "returns_value": "Does your code end with `return ...`? A function without a return statement gives None.",
@@ -174,10 +178,22 @@ def _fail(name: str, problem: str, got: Any, hint_text: str, expected_text: str 
     lines = [f"Check '{name}' failed: your value {problem}.", f"Got: {_describe(got)}."]
     if expected_text:
         lines.append(expected_text)
-    text = HINTS.get(hint_text, hint_text)
+    text = hint_for(hint_text)
     if text:
         lines.append(f"Hint: {text}")
     raise AssertionError("\n".join(lines))
+
+
+def hint_for(hint_text: str) -> str:
+    """The hint a check shows: a key's text (``HINTS``, or the first level of an exercise's
+    hints), or ``hint_text`` itself."""
+    if hint_text in HINTS:
+        return HINTS[hint_text]
+    if hint_text in EXERCISE_HINTS:
+        levels = EXERCISE_HINTS[hint_text]
+        more = f" (more: show_hint({hint_text!r}, level=2))" if len(levels) > 1 else ""
+        return levels[0] + more
+    return hint_text
 
 
 def _expected(expected: Any, reveal: bool) -> str:

@@ -1,12 +1,23 @@
-"""The viva question bank (helpers/question_bank/<lesson>.json), the self-quiz and the course's figures.
+"""The viva question bank (helpers/question_bank/<lesson>.json), the quizzes and the course's figures.
 
 The bank is data: instructors extend it without touching code. Each item has
-``id`` (unique), ``question``, ``answer`` (a model answer), ``lesson`` (a lesson
-folder name such as ``03_training_the_head``) and, for multiple-choice items,
-``choices`` (3 or 4 strings) and ``correct`` (the index of the right choice).
+``id`` (unique), ``question``, ``lesson`` (a lesson folder name such as
+``03_training_the_head``) and ``answer`` (a model answer); a multiple-choice
+item also has ``choices`` (3 or 4 strings) and ``correct`` (the index of the
+right choice). These are *practice* items: students see their answers.
+
+A *graded* item (``"graded": true``) is a multiple-choice question of the graded
+quiz of lesson 10. It has ``choices`` but neither ``correct`` nor ``answer``: the
+bank ships with every student copy, so the key lives only in the instructor's
+source, the hidden test of ``solutions/10_viva_review`` (tests check that the two
+agree). Graded items are left out of the "check your understanding" sections and
+of the practice quiz, and ``score_quiz`` refuses them: the graded attempt gets no
+right/wrong feedback, so it cannot be passed by trial and error.
+
 The bank is checked every time it is loaded, so a bad edit fails loudly with the
-item's id. Every lesson's "check your understanding" section shows that
-lesson's questions; lesson 10 draws a seeded quiz from the multiple-choice ones.
+item's id. Every lesson's "check your understanding" section shows that lesson's
+practice questions; lesson 10 draws a seeded practice quiz from the
+multiple-choice ones and shows the graded quiz.
 """
 from __future__ import annotations
 
@@ -21,8 +32,8 @@ from helpers.infra.lessons import FOLDERS
 
 BANK_DIR = Path(__file__).with_name("question_bank")  # one JSON list per lesson folder
 LESSONS = FOLDERS
-REQUIRED_KEYS = ("id", "lesson", "question", "answer")
-OPTIONAL_KEYS = ("choices", "correct")
+REQUIRED_KEYS = ("id", "lesson", "question", "answer")  # "answer" is not allowed in a graded item
+OPTIONAL_KEYS = ("choices", "correct", "graded")
 LETTERS = "abcd"
 NOT_MEASURED = "not measured yet - run lessons 03-05 first"
 # The measured results a viva answer quotes (names from helpers.infra.results.FIGURES).
@@ -77,21 +88,30 @@ def _item_problem(item: Any) -> str | None:
     """What is wrong with one bank item, or None."""
     if not isinstance(item, dict):
         return f"expected an object with keys {list(REQUIRED_KEYS)}, got {type(item).__name__}"
-    missing = [key for key in REQUIRED_KEYS if key not in item]
+    graded = item.get("graded", False)
+    if graded is not True and "graded" in item:
+        return f"'graded' must be true (or left out for a practice item), got {graded!r}"
+    required = [key for key in REQUIRED_KEYS if not (graded and key == "answer")]
+    missing = [key for key in required if key not in item]
     if missing:
         return f"missing key(s) {missing}"
     unknown = sorted(set(item) - set(REQUIRED_KEYS) - set(OPTIONAL_KEYS))
     if unknown:
         return f"unknown key(s) {unknown}; allowed: {list(REQUIRED_KEYS + OPTIONAL_KEYS)}"
-    empty = [key for key in REQUIRED_KEYS if not isinstance(item[key], str) or not item[key].strip()]
+    empty = [key for key in required if not isinstance(item[key], str) or not item[key].strip()]
     if empty:
         return f"{empty} must be non-empty strings"
     if item["lesson"] not in LESSONS:
         return f"lesson {item['lesson']!r} is not a lesson folder; expected one of {list(LESSONS)}"
-    if ("choices" in item) != ("correct" in item):
+    if graded:
+        revealing = [key for key in ("correct", "answer") if key in item]
+        if revealing or "choices" not in item:
+            return (f"a graded item has 'choices' and no {revealing or ['correct', 'answer']}: its key must not ship "
+                    "with the bank (it lives in the hidden test of solutions/10_viva_review)")
+    elif ("choices" in item) != ("correct" in item):
         return "a multiple-choice item needs both 'choices' and 'correct'"
     if "choices" in item:
-        choices, correct = item["choices"], item["correct"]
+        choices, correct = item["choices"], item.get("correct", 0)
         if not isinstance(choices, list) or not 3 <= len(choices) <= len(LETTERS):
             return f"'choices' must be a list of 3 to {len(LETTERS)} strings, got {choices!r}"
         if not all(isinstance(choice, str) and choice.strip() for choice in choices):
@@ -104,22 +124,32 @@ def _item_problem(item: Any) -> str | None:
 
 
 def is_multiple_choice(item: dict[str, Any]) -> bool:
-    """True for an item with choices (scored by the quiz), False for a written question."""
+    """True for an item with choices (practice or graded), False for a written question."""
     return "choices" in item
 
 
+def is_graded(item: dict[str, Any]) -> bool:
+    """True for a question of the graded quiz (no key in the bank)."""
+    return item.get("graded", False) is True
+
+
 def questions_for(lesson: str) -> list[dict[str, Any]]:
-    """The bank's questions for one lesson folder name (ValueError for an unknown lesson)."""
+    """The bank's practice questions for one lesson folder name (ValueError for an unknown lesson)."""
     if lesson not in LESSONS:
         raise ValueError(f"unknown lesson {lesson!r}; expected one of {list(LESSONS)}")
-    return [item for item in load_bank() if item["lesson"] == lesson]
+    return [item for item in load_bank() if item["lesson"] == lesson and not is_graded(item)]
+
+
+def graded_quiz() -> list[dict[str, Any]]:
+    """The questions of the graded quiz, in bank order (the order the answers are given in)."""
+    return [item for item in load_bank() if is_graded(item)]
 
 
 def format_item(item: dict[str, Any], number: int, answer: bool = False) -> str:
     """One question as text: the question, lettered choices, and optionally the model answer."""
     lines = [f"{number}. {item['question']}"]
     lines += [f"   {LETTERS[i]}) {choice}" for i, choice in enumerate(item.get("choices", []))]
-    if answer:
+    if answer and not is_graded(item):  # a graded item has no key or model answer to show
         if is_multiple_choice(item):
             lines.append(f"   Correct: {LETTERS[item['correct']]})")
         lines.append(f"   Model answer: {item['answer']}")
@@ -152,7 +182,7 @@ def draw_quiz(
     multiple_choice_only: bool = True,
     bank: Sequence[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """``n`` different questions, the same for the same seed on any machine.
+    """``n`` different practice questions, the same for the same seed on any machine.
 
     Items are ranked by a seeded hash of their id, so the draw does not depend on
     the bank's order or wording, and adding questions changes a quiz only where a
@@ -173,7 +203,7 @@ def draw_quiz(
     pool = [
         item
         for item in bank
-        if item["lesson"] in chosen and (is_multiple_choice(item) or not multiple_choice_only)
+        if item["lesson"] in chosen and not is_graded(item) and (is_multiple_choice(item) or not multiple_choice_only)
     ]
     if n > len(pool):
         kind = "multiple-choice questions" if multiple_choice_only else "questions"
@@ -182,8 +212,21 @@ def draw_quiz(
 
 
 def show_quiz(items: Sequence[dict[str, Any]]) -> None:
-    """Print a drawn quiz, numbered, with lettered choices and no answers."""
+    """Print a quiz, numbered, with lettered choices and no answers."""
     print("\n\n".join(format_item(item, number) for number, item in enumerate(items, 1)))
+
+
+def check_answer_format(items: Sequence[dict[str, Any]], answers: Sequence[Any]) -> None:
+    """Raise a ValueError unless there is one valid letter (or index) per question; says nothing
+    about which answers are right, so a graded quiz can be checked before it is handed in."""
+    if isinstance(answers, (str, bytes)) or not isinstance(answers, Sequence):
+        raise ValueError(f"answers must be a list with one answer per question, got {type(answers).__name__}")
+    if len(answers) != len(items):
+        raise ValueError(f"expected {len(items)} answers (one per question), got {len(answers)}")
+    missing = [number for number, (item, answer) in enumerate(zip(items, answers), 1) if answer_index(answer, item) is None]
+    if missing:
+        raise ValueError(f"questions {missing} have no answer yet (None)")
+    print(f"{len(answers)} answers recorded; the grader scores them")
 
 
 def answer_index(answer: Any, item: dict[str, Any]) -> int | None:
@@ -202,7 +245,8 @@ def answer_index(answer: Any, item: dict[str, Any]) -> int | None:
 
 
 def score_quiz(items: Sequence[dict[str, Any]], answers: Sequence[Any]) -> QuizScore:
-    """One point per right answer, with per-item feedback that points to the lesson to review."""
+    """One point per right answer of a practice quiz, with per-item feedback that points to the lesson
+    to review. Graded questions are refused: only the grader knows their key."""
     if isinstance(answers, (str, bytes)) or not isinstance(answers, Sequence):
         raise ValueError(f"answers must be a list with one answer per question, got {type(answers).__name__}")
     if len(answers) != len(items):
@@ -210,6 +254,9 @@ def score_quiz(items: Sequence[dict[str, Any]], answers: Sequence[Any]) -> QuizS
     written = [item["id"] for item in items if not is_multiple_choice(item)]
     if written:
         raise ValueError(f"only multiple-choice questions can be scored; written questions: {written}")
+    graded = [item["id"] for item in items if is_graded(item)]
+    if graded:
+        raise ValueError(f"graded questions are scored only by the grader, not here: {graded}")
     score, feedback = 0, []
     for number, (item, answer) in enumerate(zip(items, answers), 1):
         chosen = answer_index(answer, item)

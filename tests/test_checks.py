@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import re
 
+import nbformat
 import numpy as np
 import pytest
 import tensorflow as tf  # real tensors and TensorShapes are what students pass to the checks
+from conftest import REPO
 
 from helpers import checks
 from helpers.checks import check_close, check_equal, check_shape
+from helpers.exercise_hints import HINTS as EXERCISE_HINTS
 
 
 def failure(check, *args, **kwargs) -> str:
@@ -220,3 +223,39 @@ def test_hint_unknown_id_lists_known_ids():
 
 def test_registered_hints_are_nonempty_text():
     assert checks.HINTS and all(isinstance(text, str) and text.strip() for text in checks.HINTS.values())
+
+
+# ---------------------------------------------------------------- hint keys named by the notebooks
+
+HINT_ARGUMENT = re.compile(r"""\bhint\s*=\s*(['"])(.*?)\1""")
+
+
+def test_an_exercise_grade_id_shows_its_first_hint_level():
+    message = failure(check_shape, "resnet_features", np.zeros((8, 1280)), (8, 2048), hint="06_resnet_swap")
+    assert f"Hint: {EXERCISE_HINTS['06_resnet_swap'][0]}" in message
+    assert "show_hint('06_resnet_swap', level=2)" in message
+    assert "Hint: 06_resnet_swap" not in message
+
+
+def hint_keys(source: str) -> list[str]:
+    """The one-word hints (keys, not text) a cell's checks name."""
+    return [hint for _, hint in HINT_ARGUMENT.findall(source) if " " not in hint]
+
+
+def unknown(keys: list[str]) -> list[str]:
+    return [key for key in keys if key not in checks.HINTS and key not in EXERCISE_HINTS]
+
+
+def test_every_hint_key_a_notebook_names_exists():
+    """A hint written as one word is a key; it must be in helpers.checks.HINTS or helpers.exercise_hints,
+    or students would read the bare key instead of a hint (issue 14: nine checks did)."""
+    named = {path.parent.name: [key for cell in nbformat.read(path, as_version=4).cells for key in hint_keys(cell.source)]
+             for path in sorted((REPO / "solutions").glob("*/*.ipynb"))}
+    assert sum(map(len, named.values())) >= 9  # lessons 06 and 08 name hint keys
+    missing = {lesson: unknown(keys) for lesson, keys in named.items() if unknown(keys)}
+    assert not missing, f"checks name hints that exist nowhere: {missing}"
+
+
+def test_a_misspelt_hint_key_is_caught():
+    source = 'check_equal("x", a, b, hint="06_resnet_swp")\ncheck_equal("y", a, b, hint="Look at the last axis.")'
+    assert unknown(hint_keys(source)) == ["06_resnet_swp"]

@@ -6,74 +6,18 @@ touched. COURSE_CELL_TIMEOUT is lowered so that the infinite loop is stopped qui
 """
 from __future__ import annotations
 
-import copy
 import os
 import re
 import shutil
 from pathlib import Path
 
-import nbformat
 import pytest
+from grading_class import LESSON, REPO, SMALL_EXPERIMENT, Lesson, copy_course, read, write
 
 from helpers.infra import grading
 
-REPO = Path(__file__).resolve().parents[1]
-LESSON = "01_data_preparation"  # only autograded tasks, light in the quick profile
 CELL_TIMEOUT = os.environ.get("COURSE_TEST_CELL_TIMEOUT", "60")  # well above the lesson's slowest quick cell
 HIDDEN_MARKERS = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "BEGIN SOLUTION", "END SOLUTION")
-
-
-# ---------------------------------------------------------------- notebooks of the class
-
-
-def _read(path: Path) -> nbformat.NotebookNode:
-    return nbformat.read(path, as_version=4)
-
-
-def _grade_id(cell) -> str | None:
-    return cell.metadata.get("nbgrader", {}).get("grade_id")
-
-
-class Lesson:
-    """LESSON's released notebook, its solutions and its tasks, to write submissions from."""
-
-    def __init__(self, course: Path):
-        self.released = _read(course / "lessons" / LESSON / f"{LESSON}.ipynb")
-        source = _read(course / "solutions" / LESSON / f"{LESSON}.ipynb")
-        self.solutions = {_grade_id(c): c.source for c in source.cells if c.metadata.get("nbgrader", {}).get("solution")}
-        self.tasks = grading.tasks(self.released)
-        self.points = {_grade_id(c): float(c.metadata.nbgrader.points) for c in self.released.cells
-                       if c.metadata.get("nbgrader", {}).get("grade")}
-        self.max_score = sum(self.points.values())
-
-    def answers(self, task: grading.Task) -> list[str]:
-        return [cell_id for cell_id in task.cell_ids if cell_id in self.solutions]
-
-    def submission(self, solved=(), replace=None, edit=None, delete=None) -> nbformat.NotebookNode:
-        """The student notebook with the answers of the ``solved`` tasks filled in, answer cells
-        replaced by ``replace`` (grade_id -> source), a locked cell edited, a cell deleted."""
-        notebook = copy.deepcopy(self.released)
-        filled = {cell_id for task in solved for cell_id in self.answers(task)}
-        cells = []
-        for cell in notebook.cells:
-            cell_id = _grade_id(cell)
-            if cell_id in filled:
-                cell.source = self.solutions[cell_id]
-            if replace and cell_id in replace:
-                cell.source = replace[cell_id]
-            if edit is not None and cell_id == edit:
-                cell.source = "print('all tests passed')"
-            if delete is None or cell_id != delete:
-                cells.append(cell)
-        notebook.cells = cells
-        return notebook
-
-
-def _write(folder: Path, relative: str, notebook) -> Path:
-    path = folder / relative
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(notebook, path)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -81,12 +25,7 @@ def course(tmp_path_factory) -> Path:
     """A copy of the course directory (solutions/, lessons/, nbgrader_config.py), freshly released."""
     if not (REPO / "solutions" / LESSON).is_dir():
         pytest.skip(f"{LESSON} is not written yet")
-    root = tmp_path_factory.mktemp("course")
-    shutil.copytree(REPO / "solutions", root / "solutions")
-    if (REPO / "lessons").is_dir():
-        shutil.copytree(REPO / "lessons", root / "lessons")
-    shutil.copy(REPO / "nbgrader_config.py", root)
-    return root
+    return copy_course(tmp_path_factory.mktemp("course"))
 
 
 @pytest.fixture(scope="module")
@@ -106,32 +45,39 @@ def class_folder(course, lesson, tmp_path_factory) -> Path:
     first, last = lesson.tasks[0], lesson.tasks[-1]
     everything = lesson.tasks
     # an old blank download, then the finished one as "(1)": the newest file is graded
-    old = _write(folder, f"alice/{LESSON}.ipynb", lesson.submission())
+    old = write(folder, f"alice/{LESSON}.ipynb", lesson.submission())
     os.utime(old, (1_000_000_000, 1_000_000_000))
-    _write(folder, f"alice/{LESSON} (1).ipynb", lesson.submission(everything))
-    _write(folder, f"bob/{LESSON}.ipynb", lesson.submission())
-    _write(folder, f"carol/{LESSON}/{LESSON}.ipynb", lesson.submission([first]))
-    _write(folder, f"dave/lesson{LESSON[:2]}.ipynb", lesson.submission(
+    write(folder, f"alice/{LESSON} (1).ipynb", lesson.submission(everything))
+    write(folder, f"bob/{LESSON}.ipynb", lesson.submission())
+    write(folder, f"carol/{LESSON}/{LESSON}.ipynb", lesson.submission([first]))
+    write(folder, f"dave/lesson{LESSON[:2]}.ipynb", lesson.submission(
         everything, replace={cell_id: "raise RuntimeError('deliberately broken answer')"
                              for cell_id in lesson.answers(first)}))
-    _write(folder, f"erin/{LESSON}.ipynb", lesson.submission(
+    write(folder, f"erin/{LESSON}.ipynb", lesson.submission(
         everything, replace={lesson.answers(last)[0]: "while True:\n    pass"}))
-    _write(folder, f"frank/{LESSON}.ipynb", lesson.submission(everything, edit=first.grade_id))
-    _write(folder, f"gina/{LESSON}.ipynb", lesson.submission(everything, delete=last.grade_id))
+    write(folder, f"frank/{LESSON}.ipynb", lesson.submission(everything, edit=first.grade_id))
+    write(folder, f"gina/{LESSON}.ipynb", lesson.submission(everything, delete=last.grade_id))
     (folder / "hank").mkdir()
     (folder / "ivan").mkdir()
     (folder / "ivan" / f"{LESSON}.ipynb").write_text('{"cells": [', encoding="utf-8")
-    _write(folder, "judy/Untitled3.ipynb", lesson.submission(everything))
+    write(folder, "judy/Untitled3.ipynb", lesson.submission(everything))
     return folder
 
 
 @pytest.fixture(scope="module")
-def report(course, class_folder, tmp_path_factory) -> grading.GradingReport:
-    os.environ["COURSE_CELL_TIMEOUT"] = CELL_TIMEOUT
-    try:
-        return grading.grade(class_folder, out=tmp_path_factory.mktemp("out") / "grades.csv", course_dir=course)
-    finally:
-        del os.environ["COURSE_CELL_TIMEOUT"]
+def settings():
+    """A shorter time limit per cell (the infinite loop is stopped sooner) and a smaller experiment."""
+    changes = {"COURSE_CELL_TIMEOUT": CELL_TIMEOUT, **SMALL_EXPERIMENT}
+    saved = {name: os.environ.get(name) for name in changes}
+    os.environ.update(changes)
+    yield
+    for name, value in saved.items():
+        os.environ.pop(name) if value is None else os.environ.__setitem__(name, value)
+
+
+@pytest.fixture(scope="module")
+def report(course, class_folder, settings, tmp_path_factory) -> grading.GradingReport:
+    return grading.grade(class_folder, out=tmp_path_factory.mktemp("out") / "grades.csv", course_dir=course)
 
 
 def _points(lesson: Lesson, tasks) -> float:
@@ -151,7 +97,7 @@ def test_lessons_hold_no_solutions_or_hidden_tests():
         for marker in HIDDEN_MARKERS:
             assert marker not in text, f"{path.relative_to(REPO)} contains {marker!r}"
         source = REPO / "solutions" / path.parent.name / path.name
-        for line in _hidden_lines(_read(source)):
+        for line in _hidden_lines(read(source)):
             assert line not in text, f"{path.relative_to(REPO)} reveals hidden test line {line!r}"
 
 
@@ -251,7 +197,7 @@ def test_problems_get_a_row_and_a_message(report, lesson):
 
 @pytest.mark.slow
 def test_feedback_shows_results_without_hidden_tests(course, report, lesson):
-    source = _read(course / "solutions" / LESSON / f"{LESSON}.ipynb")
+    source = read(course / "solutions" / LESSON / f"{LESSON}.ipynb")
     for student in ("alice", "bob", "frank"):
         row = report.row(student, LESSON)
         html = (course / row.feedback).read_text(encoding="utf-8")
@@ -262,16 +208,12 @@ def test_feedback_shows_results_without_hidden_tests(course, report, lesson):
 
 
 @pytest.mark.slow
-def test_grading_again_gives_the_same_rows(course, report, class_folder, tmp_path):
+def test_grading_again_gives_the_same_rows(course, report, class_folder, settings, tmp_path):
     """Re-grading (here: a part of the class, to save time) reproduces the rows exactly."""
     again = tmp_path / "again"
     for student in ("frank", "hank", "ivan"):
         shutil.copytree(class_folder / student, again / student)
-    os.environ["COURSE_CELL_TIMEOUT"] = CELL_TIMEOUT
-    try:
-        second = grading.grade(again, out=tmp_path / "again.csv", course_dir=course)
-    finally:
-        del os.environ["COURSE_CELL_TIMEOUT"]
+    second = grading.grade(again, out=tmp_path / "again.csv", course_dir=course)
     first = [row for row in grading.read_csv(report.csv_path) if row["student"] in ("frank", "hank", "ivan")]
     assert grading.read_csv(second.csv_path) == first
     with grading.open_gradebook(course) as gradebook:
@@ -304,3 +246,16 @@ def test_grade_rejects_a_missing_folder(tmp_path):
     shutil.copy(REPO / "nbgrader_config.py", tmp_path)
     with pytest.raises(ValueError, match="folder"):
         grading.grade(tmp_path / "nowhere", course_dir=tmp_path)
+
+
+def test_grading_refuses_without_a_sandbox_and_says_what_to_do(tmp_path, monkeypatch, capsys):
+    from helpers.infra import cli, sandbox
+
+    shutil.copy(REPO / "nbgrader_config.py", tmp_path)
+    (tmp_path / "class").mkdir()
+    monkeypatch.setattr(sandbox, "sandbox_problem", lambda: "this is darwin; the sandbox needs Linux namespaces")
+    with pytest.raises(grading.SandboxUnavailable, match="darwin.*JupyterHub.*--unsafe"):
+        grading.grade(tmp_path / "class", course_dir=tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["grade", str(tmp_path / "class")]) == 2
+    assert "Refusing to grade" in capsys.readouterr().err

@@ -24,6 +24,10 @@ def mc_item(**changes) -> dict:
     return item
 
 
+def without(item: dict, key: str) -> dict:
+    return {name: value for name, value in item.items() if name != key}
+
+
 # ----------------------------------------------------------------- bank integrity
 
 
@@ -36,19 +40,23 @@ def test_bank_is_large_enough_and_covers_every_lesson(bank):
     assert all(4 <= per_lesson[lesson] <= 7 for lesson in CORE_LESSONS), per_lesson
 
 
+def practice(bank: list[dict]) -> list[dict]:
+    return [item for item in bank if not viva.is_graded(item)]
+
+
 def test_every_answer_is_a_real_explanation(bank):
-    short = [item["id"] for item in bank if len(item["answer"]) < 100 or item["answer"].count(".") < 2]
+    short = [item["id"] for item in practice(bank) if len(item["answer"]) < 100 or item["answer"].count(".") < 2]
     assert not short, f"model answers too short to explain anything: {short}"
 
 
 def test_multiple_choice_answers_are_spread_over_the_letters(bank):
     # A quiz whose right answer is mostly "b" can be passed without reading.
-    positions = Counter(item["correct"] for item in bank if viva.is_multiple_choice(item))
+    positions = Counter(item["correct"] for item in practice(bank) if viva.is_multiple_choice(item))
     assert max(positions.values()) <= 0.4 * sum(positions.values()), positions
 
 
 def test_fixed_course_facts_are_stated(bank):
-    text = " ".join(item["answer"] for item in bank)
+    text = " ".join(item["answer"] for item in practice(bank))
     for fact in ("12,810", "2,257,984", "154", "3x3x1280", "20,490", "23,587,712", "from_logits=True"):
         assert fact in text, fact
 
@@ -65,6 +73,11 @@ def test_fixed_course_facts_are_stated(bank):
          "needs both"),
         (mc_item(answer="  "), "non-empty strings"),
         (mc_item(hint="extra"), "unknown key"),
+        (mc_item(graded=True), "no \\['correct', 'answer'\\]"),
+        (without(mc_item(graded=True), "answer"), "no \\['correct'\\]"),
+        (without(mc_item(graded=True), "correct"), "no \\['answer'\\]"),
+        ({"id": "x-1", "lesson": "10_viva_review", "question": "Q?", "graded": True}, "has 'choices'"),
+        (mc_item(graded="yes"), "'graded' must be true"),
     ],
 )
 def test_a_bad_item_is_rejected_by_name(tmp_path: Path, item: dict, message: str):
@@ -116,8 +129,8 @@ def test_quiz_is_reproducible_without_repeats():
 def test_quiz_respects_lessons_and_written_questions(bank):
     only = viva.draw_quiz(3, seed=1, lessons=["05_fine_tuning"])
     assert {item["lesson"] for item in only} == {"05_fine_tuning"}
-    everything = viva.draw_quiz(len(bank), seed=1, multiple_choice_only=False)
-    assert sorted(item["id"] for item in everything) == sorted(item["id"] for item in bank)
+    everything = viva.draw_quiz(len(practice(bank)), seed=1, multiple_choice_only=False)
+    assert sorted(item["id"] for item in everything) == sorted(item["id"] for item in practice(bank))
 
 
 @pytest.mark.parametrize(
@@ -173,6 +186,39 @@ def test_scoring_rejects_bad_answers(answers, message: str):
     quiz = [mc_item(id=f"x-{i}", choices=["p", "q", "r", "s"], correct=1) for i in range(10)]
     with pytest.raises(ValueError, match=message):
         viva.score_quiz(quiz, answers)
+
+
+# ----------------------------------------------------------------- the graded quiz (issue 14)
+
+
+def test_graded_quiz_ships_without_its_key(bank):
+    graded = viva.graded_quiz()
+    assert len(graded) == 10 and all(viva.is_multiple_choice(item) for item in graded)
+    assert not [item["id"] for item in graded if {"correct", "answer"} & set(item)]
+    files = " ".join(path.read_text(encoding="utf-8") for path in viva.BANK_DIR.glob("*.json"))
+    assert files.count('"graded": true') == len(graded)
+
+
+def test_graded_questions_are_neither_practice_nor_scored_here(bank, capsys):
+    graded = viva.graded_quiz()
+    ids = {item["id"] for item in graded}
+    assert not ids & {item["id"] for lesson in viva.LESSONS for item in viva.questions_for(lesson)}
+    assert not ids & {item["id"] for item in viva.draw_quiz(len(practice(bank)), 1, multiple_choice_only=False)}
+    with pytest.raises(ValueError, match="scored only by the grader"):
+        viva.score_quiz(graded, ["a"] * len(graded))
+    print(viva.format_item(graded[0], 1, answer=True))
+    shown = capsys.readouterr().out
+    assert graded[0]["question"] in shown and "Correct" not in shown and "Model answer" not in shown
+
+
+def test_answer_format_check_says_nothing_about_right_or_wrong(capsys):
+    graded = viva.graded_quiz()
+    viva.check_answer_format(graded, ["a"] * len(graded))
+    assert capsys.readouterr().out == f"{len(graded)} answers recorded; the grader scores them\n"
+    with pytest.raises(ValueError, match=r"questions \[2\] have no answer"):
+        viva.check_answer_format(graded, ["a", None] + ["b"] * (len(graded) - 2))
+    with pytest.raises(ValueError, match="expected 10 answers"):
+        viva.check_answer_format(graded, ["a"])
 
 
 def test_written_questions_cannot_be_scored(bank):
