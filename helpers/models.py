@@ -61,8 +61,8 @@ def parameter_counts(model: keras.Model | keras.layers.Layer) -> ParameterCounts
     return ParameterCounts(count(model.trainable_weights), count(model.non_trainable_weights))
 
 
-def build_head(feature_shape: Sequence[int], num_classes: int = 10, dropout: float = 0.2) -> keras.Sequential:
-    """GAP (only for a spatial feature map) + Dropout + Dense logits."""
+def _head_input(feature_shape: Sequence[int]) -> list[keras.layers.Layer]:
+    """The input of a head, with GAP when the features are a spatial map (H, W, C) rather than a vector."""
     import keras
 
     shape = tuple(feature_shape)
@@ -71,24 +71,26 @@ def build_head(feature_shape: Sequence[int], num_classes: int = 10, dropout: flo
     layers: list[Any] = [keras.Input(shape)]
     if len(shape) == 3:
         layers.append(keras.layers.GlobalAveragePooling2D(name="pool"))
-    layers += [keras.layers.Dropout(dropout, name="dropout"), keras.layers.Dense(num_classes, name="logits")]
+    return layers
+
+
+def build_head(feature_shape: Sequence[int], num_classes: int = 10, dropout: float = 0.2) -> keras.Sequential:
+    """GAP (only for a spatial feature map) + Dropout + Dense logits."""
+    import keras
+
+    layers = _head_input(feature_shape) + [keras.layers.Dropout(dropout, name="dropout"),
+                                           keras.layers.Dense(num_classes, name="logits")]
     return keras.Sequential(layers, name="head")
 
 
-def build_practical_head(feature_shape: Sequence[int], num_classes: int = 10, hidden: int = 128) -> Any:
+def build_practical_head(feature_shape: Sequence[int], num_classes: int = 10, hidden: int = 128) -> keras.Sequential:
     """The common student practical's head (lesson 09): GAP (only for a spatial feature map) +
     Dense(``hidden``, relu) + Dense(softmax). It outputs probabilities, so its loss takes
     ``from_logits=False``; the course's head (:func:`build_head`) outputs logits instead."""
     import keras
 
-    shape = tuple(feature_shape)
-    if len(shape) not in (1, 3):
-        raise ValueError(f"feature_shape must be (features,) or (height, width, channels), got {shape}")
-    layers: list[Any] = [keras.Input(shape)]
-    if len(shape) == 3:
-        layers.append(keras.layers.GlobalAveragePooling2D(name="pool"))
-    layers += [keras.layers.Dense(hidden, activation="relu", name="hidden"),
-               keras.layers.Dense(num_classes, activation="softmax", name="probabilities")]
+    layers = _head_input(feature_shape) + [keras.layers.Dense(hidden, activation="relu", name="hidden"),
+                                           keras.layers.Dense(num_classes, activation="softmax", name="probabilities")]
     return keras.Sequential(layers, name="practical_head")
 
 

@@ -95,18 +95,13 @@ def assets_command(args: argparse.Namespace) -> int:
 
     if args.action == "fetch":
         failed = 0
-        for name in assets.ASSETS:
-            try:
-                print(f"ok       {name}: {assets.fetch(name)}")
-            except assets.AssetError as error:
-                failed += 1
-                print(f"FAILED   {name}: {error}")
-        for name in assets.FOLDER_ASSETS:
-            try:
-                print(f"ok       {name}: {assets.fetch_folder(name)}")
-            except assets.AssetError as error:
-                failed += 1
-                print(f"FAILED   {name}: {error}")
+        for names, fetch in ((assets.ASSETS, assets.fetch), (assets.FOLDER_ASSETS, assets.fetch_folder)):
+            for name in names:
+                try:
+                    print(f"ok       {name}: {fetch(name)}")
+                except assets.AssetError as error:
+                    failed += 1
+                    print(f"FAILED   {name}: {error}")
         return 1 if failed else 0
     lines, problems = _asset_lines()
     folder_lines, folder_problems = _folder_asset_lines()
