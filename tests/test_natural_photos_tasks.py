@@ -17,7 +17,7 @@ from helpers import photo_training
 from helpers.backbones import build_backbone
 from helpers.evaluation import Spread
 from helpers.head_training import train_head
-from helpers.photo_training import LabelledComparison
+from helpers.photo_training import TransferGap
 from helpers.training import predict_classes
 
 LESSON = "07_natural_photos"
@@ -99,7 +99,7 @@ def point(subset=None, score_on="test", stop_on="validation", scale=1.0, patienc
         labels = {"validation": split.folder.labels[split.validation], "test": split.folder.labels[split.test]}
         head, _ = train_head(parts["train"][rows], split.folder.labels[chosen], epochs=200, batch_size=32,
                              patience=patience, num_classes=len(split.folder.class_names), seed=seed,
-                             validation_data=(parts[stop_on], labels[stop_on]))
+                             validation=(parts[stop_on], labels[stop_on]))
         return float(scale * np.mean(predict_classes(head, parts[score_on]) == labels[score_on]))
 
     return data_efficiency_point
@@ -157,8 +157,8 @@ def gaps(points=100.0, flip=False, first_seed=False, absolute=False, transfer_on
 
 def test_the_model_answer_passes_task_3() -> None:
     assert passes("07_read_gap_test", gap_comparison=gaps())
-    answer = gaps()(LabelledComparison(50, Spread((0.9,)), Spread((0.5,))),
-                    LabelledComparison(50, Spread((0.8,)), Spread((0.7,))))
+    answer = gaps()(TransferGap(50, Spread((0.9,)), Spread((0.5,))),
+                    TransferGap(50, Spread((0.8,)), Spread((0.7,))))
     assert answer == (True, pytest.approx(30.0))
 
 

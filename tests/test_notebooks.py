@@ -30,16 +30,15 @@ def notebook(folder: str, lesson: str) -> nbformat.NotebookNode:
 
 def hidden_test_lines(lesson: str) -> list[str]:
     """The non-trivial lines that only the hidden tests of the solution contain
-    (an import the visible code also makes is not a secret)."""
+    (an import the visible code also makes, even as part of a longer line, is not a secret)."""
     hidden_pattern = r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS"
     sources = [cell.source for cell in notebook("solutions", lesson).cells]
     visible = "\n".join(re.sub(hidden_pattern, "", source, flags=re.S) for source in sources)
-    visible_lines = {line.strip() for line in visible.splitlines()}
     lines = []
     for source in sources:
         for block in re.findall(hidden_pattern, source, re.S):
             lines += [line.strip() for line in block.splitlines()
-                      if len(line.strip()) > 12 and line.strip() not in visible_lines]
+                      if len(line.strip()) > 12 and line.strip() not in visible]
     return lines
 
 
