@@ -238,3 +238,10 @@ def test_07_read_gap_hidden_test_passes_the_solution():
                               "numpy bool", "anything"])
 def test_07_read_gap_hidden_test_fails(wrong):
     fails(L07, "07_read_gap_test", talked_round(read_gap_namespace(gap_comparison=wrong)))
+
+
+@pytest.mark.parametrize("function_name", ["frozen_test_predictions", "frozen_run"])
+def test_07_data_point_forbidden_calls_are_named(function_name, split):
+    message = fails(L07, "07_data_point_test",
+                    data_point_namespace(split, data_efficiency_point=through_the_recipe(function_name)))
+    assert "must not call" in message and ("frozen_run" in message) == (function_name == "frozen_run")
