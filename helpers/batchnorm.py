@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from helpers.infra.cache import cached
+
 
 @dataclass(frozen=True)
 class ModeDifference:
@@ -50,6 +52,7 @@ def training_mode_difference(model: Any, batch: Any) -> ModeDifference:
     )
 
 
+@cached  # a one-epoch fit of the whole base: a warm run reads the measured shift back
 def moving_statistics_shift(batch: Any, labels: Any, wrapped: bool) -> float:
     """Train a transfer model whose whole base is unfrozen (BatchNorm included) for one epoch on ``batch``
     and return how far the BatchNorm layers' moving means moved (largest absolute change).
