@@ -79,7 +79,9 @@ def run_hidden(lesson: str, grade_id: str, namespace: dict[str, Any]) -> None:
     exec(compile(hidden_source(lesson, grade_id), f"<hidden test {grade_id}>", "exec"), namespace)
 
 
-def run_solution(lesson: str, grade_id: str, namespace: dict[str, Any]) -> dict[str, Any]:
-    """Run the instructor's answer cell in ``namespace``; returns it."""
+def run_solution(lesson: str, grade_id: str, namespace: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """Run the instructor's answer cell in ``namespace``, then replace some of its names with ``changes``
+    (a wrong answer in place of the right one); returns the namespace."""
     exec(compile(solution_source(lesson, grade_id), f"<solution {grade_id}>", "exec"), namespace)
+    namespace.update(changes)
     return namespace

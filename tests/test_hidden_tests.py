@@ -85,9 +85,7 @@ SYNTHETIC_28 = (np.arange(2 * 28 * 28).reshape(2, 28, 28) * 37 % 256).astype(np.
 
 def preprocess_namespace(**changes) -> dict:
     namespace = {"np": np, "tf": tf, "mobilenet": get_backbone("mobilenet_v2")}
-    run_solution(L01, "01_preprocess", namespace)
-    namespace.update(changes)
-    return namespace
+    return run_solution(L01, "01_preprocess", namespace, **changes)
 
 
 def test_01_preprocess_constants_are_adapt_images():
@@ -153,9 +151,7 @@ def test_01_array_gb_constants_are_bytes_as_float32():
 
 
 def array_gb_namespace(**changes) -> dict:
-    namespace = run_solution(L01, "01_naive_memory", {"np": np})
-    namespace.update(changes)
-    return namespace
+    return run_solution(L01, "01_naive_memory", {"np": np}, **changes)
 
 
 def test_01_array_gb_hidden_test_passes_the_solution():
@@ -193,9 +189,7 @@ def mobilenet_96():
 
 
 def shapes_namespace(grade_id: str, base, **changes) -> dict:
-    namespace = run_solution(L02, grade_id, {"build_backbone": build_backbone, "base": base})
-    namespace.update(changes)
-    return namespace
+    return run_solution(L02, grade_id, {"build_backbone": build_backbone, "base": base}, **changes)
 
 
 def test_02_pooled_shape_hidden_test_passes_the_solution(mobilenet_96):
@@ -445,9 +439,7 @@ def test_10_learned_share_constants_are_parameter_counts():
 
 def learned_share_namespace(**changes) -> dict:
     namespace = {"models": models, "model": models.build_transfer_model("mobilenet_v2", size=96, weights=None)}
-    run_solution(L10, "10_learned_share", namespace)
-    namespace.update(changes)
-    return namespace
+    return run_solution(L10, "10_learned_share", namespace, **changes)
 
 
 def test_10_learned_share_hidden_test_passes_the_solution():

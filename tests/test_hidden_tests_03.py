@@ -35,9 +35,7 @@ def test_03_build_head_constants_are_build_head():
 
 
 def head_namespace(**changes) -> dict:
-    namespace = run_solution(L03, "03_build_head", {})
-    namespace.update(changes)
-    return namespace
+    return run_solution(L03, "03_build_head", {}, **changes)
 
 
 def test_03_build_head_hidden_test_passes_the_solution():
@@ -86,9 +84,7 @@ def test_03_count_parameters_constants_are_parameter_counts():
 
 
 def counts_namespace(**changes) -> dict:
-    namespace = run_solution(L03, "03_parameter_counts", {"model": models.build_scratch_cnn()})
-    namespace.update(changes)
-    return namespace
+    return run_solution(L03, "03_parameter_counts", {"model": models.build_scratch_cnn()}, **changes)
 
 
 def test_03_count_parameters_hidden_test_passes_the_solution_and_puts_parameter_counts_back():

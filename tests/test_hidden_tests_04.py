@@ -36,9 +36,7 @@ def test_04_scratch_cnn_constants_are_build_scratch_cnn():
 
 
 def scratch_namespace(**changes) -> dict:
-    namespace = run_solution(L04, "04_scratch_cnn", {})
-    namespace.update(changes)
-    return namespace
+    return run_solution(L04, "04_scratch_cnn", {}, **changes)
 
 
 def test_04_scratch_cnn_hidden_test_passes_the_solution_and_puts_build_scratch_cnn_back():
@@ -95,9 +93,7 @@ def test_04_read_table_constants_are_the_rule():
 
 def read_table_namespace(**changes) -> dict:
     table = constants(L04, "04_read_table_test")["TABLES"][0]
-    namespace = run_solution(L04, "04_read_table", {"table": table})
-    namespace.update(changes)
-    return namespace
+    return run_solution(L04, "04_read_table", {"table": table}, **changes)
 
 
 def test_04_read_table_hidden_test_passes_the_solution():

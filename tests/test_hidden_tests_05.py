@@ -39,9 +39,7 @@ def test_05_unfreeze_top_constants_are_unfreeze_top():
 
 
 def unfreeze_namespace(**changes) -> dict:
-    namespace = run_solution(L05, "05_unfreeze_top", {})
-    namespace.update(changes)
-    return namespace
+    return run_solution(L05, "05_unfreeze_top", {}, **changes)
 
 
 def test_05_unfreeze_top_hidden_test_passes_the_solution_and_puts_unfreeze_top_back():
@@ -95,9 +93,7 @@ def test_05_count_trainable_constants_are_parameter_counts():
 
 
 def count_namespace(**changes) -> dict:
-    namespace = run_solution(L05, "05_count_trainable", {"np": np, "model": models.build_scratch_cnn()})
-    namespace.update(changes)
-    return namespace
+    return run_solution(L05, "05_count_trainable", {"np": np, "model": models.build_scratch_cnn()}, **changes)
 
 
 def test_05_count_trainable_hidden_test_passes_the_solution_and_puts_parameter_counts_back():

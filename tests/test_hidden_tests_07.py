@@ -45,9 +45,7 @@ def test_07_photo_model_constants_are_build_photo_classifier():
 
 def photo_model_namespace(**changes) -> dict:
     namespace = {"np": np, "keras": keras}
-    run_solution(L07, "07_photo_model", namespace)
-    namespace.update(changes)
-    return namespace
+    return run_solution(L07, "07_photo_model", namespace, **changes)
 
 
 def test_07_photo_model_hidden_test_passes_the_solution_and_puts_build_photo_classifier_back():
@@ -139,9 +137,7 @@ def point(subset=None, score_on="test", stop_on="validation", scale=1.0, patienc
 def data_point_namespace(split, **changes) -> dict:
     namespace = {"np": np, "photo_training": photo_training, "split": split, "frozen": SimpleNamespace(size=96),
                  "PER_CLASS": [5], "SEEDS": (1,)}
-    run_solution(L07, "07_data_point", namespace)
-    namespace.update(changes)
-    return namespace
+    return run_solution(L07, "07_data_point", namespace, **changes)
 
 
 def test_07_data_point_hidden_test_passes_the_solution_and_puts_the_recipe_back(split):
@@ -221,9 +217,7 @@ def gaps(points=100.0, flip=False, first_seed=False, absolute=False, transfer_on
 
 def read_gap_namespace(**changes) -> dict:
     row = TransferGap(50, Spread((0.9,)), Spread((0.5,)))
-    namespace = run_solution(L07, "07_read_gap", {"flowers": row, "fashion": row})
-    namespace.update(changes)
-    return namespace
+    return run_solution(L07, "07_read_gap", {"flowers": row, "fashion": row}, **changes)
 
 
 def test_07_read_gap_hidden_test_passes_the_solution():

@@ -33,10 +33,8 @@ def test_08_kernel_constants_are_repeat_kernel():
 def kernel_namespace(**changes) -> dict:
     weights = []  # what the lesson's cell loads into its rgb_conv
     rgb_conv = SimpleNamespace(set_weights=weights.extend, get_weights=lambda: weights)
-    namespace = run_solution(L08, "08_kernel_adaptation", {"np": np, "rgb_conv": rgb_conv, "bias": np.zeros(2),
-                                                           "kernel": KERNELS["2x2, 2 filters"]})
-    namespace.update(changes)
-    return namespace
+    given = {"np": np, "rgb_conv": rgb_conv, "bias": np.zeros(2), "kernel": KERNELS["2x2, 2 filters"]}
+    return run_solution(L08, "08_kernel_adaptation", given, **changes)
 
 
 def test_08_kernel_hidden_test_passes_the_solution_and_puts_repeat_kernel_back():
@@ -81,9 +79,7 @@ def test_08_effect_constants_are_the_rule_of_helpers_limits():
 
 
 def effect_namespace(**changes) -> dict:
-    namespace = run_solution(L08, "08_reading_table", {"table": SimpleNamespace(sizes=()), "FINE_TUNED": None, "RANDOM": None})
-    namespace.update(changes)
-    return namespace
+    return run_solution(L08, "08_reading_table", {"table": SimpleNamespace(sizes=()), "FINE_TUNED": None, "RANDOM": None}, **changes)
 
 
 def test_08_effect_hidden_test_passes_the_solution_and_puts_the_rule_back():
