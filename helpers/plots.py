@@ -275,6 +275,21 @@ def _centres_and_ranges(values: Sequence[Any], what: str) -> tuple[np.ndarray, n
     return centres, None
 
 
+def _positive_sizes(sizes: Sequence[int]) -> np.ndarray:
+    """The numbers of labelled images as floats for a log axis; a clear error for an empty or non-positive list."""
+    xs = np.asarray(sizes, dtype=float)
+    if xs.ndim != 1 or xs.size == 0 or (xs <= 0).any():
+        raise ValueError(f"expected a non-empty list of positive sizes, got {list(np.ravel(sizes))}")
+    return xs
+
+
+def _log_size_axis(ax: Any, xs: np.ndarray) -> None:
+    """A log x axis with a tick at each measured size, written out in full (1,000, not 10^3)."""
+    ax.set_xscale("log")
+    ax.set_xticks(xs, labels=[f"{int(x):,}" for x in xs])
+    ax.minorticks_off()
+
+
 def accuracy_vs_size(sizes: Sequence[int], curves: Mapping[str, Sequence[Any]], title: str | None = None,
                      xlabel: str = "labelled training images (log scale)") -> Any:
     """Accuracy against the number of labelled images (log x), one line per approach; a shaded band shows
@@ -282,9 +297,7 @@ def accuracy_vs_size(sizes: Sequence[int], curves: Mapping[str, Sequence[Any]], 
     ``sizes`` only by missing its first points: pass None there."""
     import matplotlib.pyplot as plt
 
-    xs = np.asarray(sizes, dtype=float)
-    if xs.ndim != 1 or xs.size == 0 or (xs <= 0).any():
-        raise ValueError(f"expected a non-empty list of positive sizes, got {list(np.ravel(sizes))}")
+    xs = _positive_sizes(sizes)
     if not curves:
         raise ValueError("expected at least one curve, got an empty dict")
     fig, ax = plt.subplots(figsize=(6, 3.8))
@@ -296,9 +309,7 @@ def accuracy_vs_size(sizes: Sequence[int], curves: Mapping[str, Sequence[Any]], 
         line, = ax.plot(xs[present], centres, marker="o", label=name)
         if ranges is not None:
             ax.fill_between(xs[present], centres - ranges[0], centres + ranges[1], color=line.get_color(), alpha=0.2)
-    ax.set_xscale("log")
-    ax.set_xticks(xs, labels=[f"{int(x):,}" for x in xs])
-    ax.minorticks_off()
+    _log_size_axis(ax, xs)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("test accuracy")
     ax.set_title(title or "accuracy vs number of labelled images")
@@ -360,9 +371,7 @@ def accuracy_over_seeds(sizes: Sequence[int], runs: Mapping[str, Sequence[Sequen
     seed and a line through the means, so overlapping seed ranges are visible at a glance."""
     import matplotlib.pyplot as plt
 
-    xs = np.asarray(sizes, dtype=float)
-    if xs.ndim != 1 or xs.size == 0 or (xs <= 0).any():
-        raise ValueError(f"expected a non-empty list of positive sizes, got {list(np.ravel(sizes))}")
+    xs = _positive_sizes(sizes)
     if not runs:
         raise ValueError("expected at least one approach, got an empty dict")
     fig, ax = plt.subplots(figsize=(6.5, 4))
@@ -374,9 +383,7 @@ def accuracy_over_seeds(sizes: Sequence[int], runs: Mapping[str, Sequence[Sequen
         line = ax.plot(xs * shift, [np.mean(values) for values in per_size], marker="_", markersize=14, label=name)
         for x, values in zip(xs * shift, per_size):
             ax.scatter([x] * len(values), values, s=14, color=line[0].get_color(), alpha=0.7)
-    ax.set_xscale("log")
-    ax.set_xticks(xs, labels=[f"{int(x):,}" for x in xs])
-    ax.minorticks_off()
+    _log_size_axis(ax, xs)
     ax.set_xlabel("labelled training images (log scale)")
     ax.set_ylabel("test accuracy (dots: seeds; line: mean)")
     ax.set_title(title or "test accuracy over seeds")
